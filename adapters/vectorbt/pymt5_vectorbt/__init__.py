@@ -1,0 +1,1 @@
+"""vectorbt adapter for pymt5-core: MT5Data."""

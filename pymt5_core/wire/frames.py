@@ -1,0 +1,278 @@
+"""Frames: the 8-byte outer header, AES-CBC with a zero IV, and inner request/response frames (SPEC §2.2-2.6).
+
+Everything here is sans-I/O: functions take and return bytes. :class:`ClientConnection` and
+:class:`ServerConnection` hold the one piece of state a connection has at this layer, the current key,
+and switch it at the end of the bootstrap exchange exactly as the official client does.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from pymt5_core.errors import EncodeError, ProtocolError
+from pymt5_core.wire.enums import Command
+
+__all__ = [
+    "HEADER_SIZE",
+    "INITIAL_KEY",
+    "INITIAL_KEY_OBFUSCATED",
+    "TOKEN_SIZE",
+    "ClientConnection",
+    "FrameCipher",
+    "RequestFrame",
+    "ResponseFrame",
+    "ServerConnection",
+    "deobfuscate_key",
+    "pack_message",
+    "unpack_message",
+]
+
+HEADER_SIZE = 8
+TOKEN_SIZE = 64
+_HEADER = struct.Struct("<II")
+_REQ_PREFIX = struct.Struct("<BBH")
+_RESP_PREFIX = struct.Struct("<HHB")
+_ZERO_IV = bytes(16)
+
+#: The initial key as the official client stores it (SPEC §2.4).
+INITIAL_KEY_OBFUSCATED = "13ef13b2b76dd8:5795gdcfb2fdc1ge85bf768f54773d22fff996e3ge75g5:75"
+
+
+def deobfuscate_key(text: str) -> bytes:
+    """Decode the obfuscated key: each character code minus one (28 -> '&', 23 -> '!'), then hex."""
+    decoded = "".join("&" if ord(c) == 28 else "!" if ord(c) == 23 else chr(ord(c) - 1) for c in text)
+    return bytes.fromhex(decoded)
+
+
+#: The AES-256 key used for the bootstrap request and response.
+INITIAL_KEY = deobfuscate_key(INITIAL_KEY_OBFUSCATED)
+
+
+class FrameCipher:
+    """AES-CBC with a zero IV and PKCS#7 padding; every message is encrypted independently."""
+
+    __slots__ = ("_algorithm", "key_size")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) not in (16, 24, 32):
+            raise EncodeError(f"AES key must be 16, 24 or 32 bytes, not {len(key)}")
+        self._algorithm = algorithms.AES(bytes(key))
+        self.key_size = len(key)
+
+    def __repr__(self) -> str:
+        return f"<FrameCipher AES-{self.key_size * 8}>"  # never the key itself
+
+    def encrypt(self, plaintext: bytes | bytearray | memoryview) -> bytes:
+        """Pad with PKCS#7 and encrypt."""
+        pad = 16 - len(plaintext) % 16
+        enc = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).encryptor()
+        return enc.update(bytes(plaintext) + bytes([pad]) * pad) + enc.finalize()
+
+    def decrypt(self, ciphertext: bytes | bytearray | memoryview) -> bytes:
+        """Decrypt and strip the padding.
+
+        Raises:
+            ProtocolError: the length is not a positive multiple of 16 or the padding is invalid.
+        """
+        n = len(ciphertext)
+        if n == 0 or n % 16:
+            raise ProtocolError(f"ciphertext of {n} bytes is not a positive multiple of 16")
+        dec = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).decryptor()
+        plain = dec.update(ciphertext) + dec.finalize()
+        pad = plain[-1]
+        if not 1 <= pad <= 16 or plain[-pad:] != bytes([pad]) * pad:
+            raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
+        return plain[:-pad]
+
+
+def pack_message(ciphertext: bytes) -> bytes:
+    """Prefix a ciphertext with the outer header (length, version 1)."""
+    return _HEADER.pack(len(ciphertext), 1) + ciphertext
+
+
+def unpack_message(message: bytes | bytearray | memoryview) -> memoryview:
+    """Return the ciphertext of a WebSocket message; like the official client, header fields are ignored.
+
+    Raises:
+        ProtocolError: the message is shorter than the header or carries no ciphertext.
+    """
+    if len(message) <= HEADER_SIZE:
+        raise ProtocolError(f"message of {len(message)} bytes has no ciphertext")
+    return memoryview(message)[HEADER_SIZE:]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFrame:
+    """A decrypted client-to-server frame."""
+
+    command: int
+    payload: bytes = b""
+    random: tuple[int, int] = (0, 0)
+
+    def encode(self) -> bytes:
+        """The inner frame bytes (before encryption)."""
+        if not 0 <= self.command <= 0xFFFF:
+            raise EncodeError(f"command id {self.command} is not a u16")
+        return _REQ_PREFIX.pack(self.random[0], self.random[1], self.command) + self.payload
+
+    @classmethod
+    def decode(cls, inner: bytes) -> RequestFrame:
+        """Parse an inner request frame.
+
+        Raises:
+            ProtocolError: shorter than the 4-byte prefix.
+        """
+        if len(inner) < _REQ_PREFIX.size:
+            raise ProtocolError(f"request frame of {len(inner)} bytes is shorter than its prefix")
+        r0, r1, command = _REQ_PREFIX.unpack_from(inner)
+        return cls(command, bytes(inner[_REQ_PREFIX.size :]), (r0, r1))
+
+    def __repr__(self) -> str:
+        return f"RequestFrame({_command_name(self.command)}, {len(self.payload)} B)"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFrame:
+    """A decrypted server-to-client frame (response or push)."""
+
+    command: int
+    code: int = 0
+    body: bytes = b""
+    reserved: int = 0
+
+    def encode(self) -> bytes:
+        """The inner frame bytes (before encryption)."""
+        if not 0 <= self.command <= 0xFFFF or not 0 <= self.code <= 0xFF or not 0 <= self.reserved <= 0xFFFF:
+            raise EncodeError("response prefix value out of range")
+        return _RESP_PREFIX.pack(self.reserved, self.command, self.code) + self.body
+
+    @classmethod
+    def decode(cls, inner: bytes) -> ResponseFrame:
+        """Parse an inner response frame.
+
+        Raises:
+            ProtocolError: shorter than the 5-byte prefix.
+        """
+        if len(inner) < _RESP_PREFIX.size:
+            raise ProtocolError(f"response frame of {len(inner)} bytes is shorter than its prefix")
+        reserved, command, code = _RESP_PREFIX.unpack_from(inner)
+        return cls(command, code, bytes(inner[_RESP_PREFIX.size :]), reserved)
+
+    def __repr__(self) -> str:
+        return f"ResponseFrame({_command_name(self.command)}, code={self.code}, {len(self.body)} B)"
+
+
+def _command_name(command: int) -> str:
+    try:
+        return str(Command(command))
+    except ValueError:
+        return str(command)
+
+
+def _random_prefix() -> tuple[int, int]:
+    a, b = os.urandom(2)
+    return a % 255, b % 255
+
+
+@dataclass
+class ClientConnection:
+    """The client side of one connection: encrypts requests, decrypts responses, switches keys.
+
+    Call :meth:`bootstrap` first; feed the bootstrap answer to :meth:`receive`, which installs the
+    session key. ``token`` then holds the token to send on the next connection after a drop.
+    """
+
+    token: bytes = bytes(TOKEN_SIZE)
+    _cipher: FrameCipher = field(default_factory=lambda: FrameCipher(INITIAL_KEY), repr=False)
+    ready: bool = False
+
+    def bootstrap(self, random: tuple[int, int] | None = None) -> bytes:
+        """The first message of the connection: command 0 with the stored token."""
+        return self.request(Command.BOOTSTRAP, self.token, random=random, _bootstrap=True)
+
+    def request(
+        self, command: int, payload: bytes = b"", random: tuple[int, int] | None = None, *, _bootstrap: bool = False
+    ) -> bytes:
+        """Encode and encrypt one request message.
+
+        Raises:
+            ProtocolError: a non-bootstrap request before the bootstrap completed (local code 103).
+        """
+        if not self.ready and not _bootstrap:
+            raise ProtocolError("connection not ready: the bootstrap exchange has not completed")
+        inner = RequestFrame(int(command), bytes(payload), random or _random_prefix()).encode()
+        return pack_message(self._cipher.encrypt(inner))
+
+    def receive(self, message: bytes | bytearray | memoryview) -> ResponseFrame:
+        """Decrypt and parse one server message; a bootstrap answer installs the new key.
+
+        Raises:
+            ProtocolError: undecryptable, malformed, a failed bootstrap, or a key of a bad length.
+        """
+        frame = ResponseFrame.decode(self._cipher.decrypt(unpack_message(message)))
+        if frame.command == Command.BOOTSTRAP and not self.ready:
+            self._install(frame)
+        return frame
+
+    def _install(self, frame: ResponseFrame) -> None:
+        from pymt5_core.wire.messages import read_bootstrap_response
+
+        if frame.code != 0:
+            raise ProtocolError(f"bootstrap refused with code {frame.code}")
+        token, key = read_bootstrap_response(frame.body)
+        if len(key) not in (16, 32):
+            raise ProtocolError(f"session key of {len(key)} bytes (expected 16 or 32)")
+        self.token = token
+        self._cipher = FrameCipher(key)
+        self.ready = True
+
+
+@dataclass
+class ServerConnection:
+    """The server side of one connection: decrypts requests, encrypts responses and pushes.
+
+    The first request must be the bootstrap; :meth:`accept_bootstrap` answers it under the initial key
+    and switches to the new session key for everything after.
+    """
+
+    _cipher: FrameCipher = field(default_factory=lambda: FrameCipher(INITIAL_KEY), repr=False)
+    ready: bool = False
+
+    def receive(self, message: bytes | bytearray | memoryview) -> RequestFrame:
+        """Decrypt and parse one client message.
+
+        Raises:
+            ProtocolError: undecryptable or malformed, or not a bootstrap as the first request.
+        """
+        frame = RequestFrame.decode(self._cipher.decrypt(unpack_message(message)))
+        if not self.ready and frame.command != Command.BOOTSTRAP:
+            raise ProtocolError(f"expected the bootstrap request, got command {frame.command}")
+        return frame
+
+    def accept_bootstrap(self, request: RequestFrame, token: bytes, key: bytes) -> bytes:
+        """Answer the bootstrap request (under the initial key) and install ``key``."""
+        from pymt5_core.wire.messages import build_bootstrap_response
+
+        if len(token) != TOKEN_SIZE:
+            raise EncodeError("token must be 64 bytes")
+        message = self.respond(request, 0, build_bootstrap_response(token, key))
+        self._cipher = FrameCipher(key)
+        self.ready = True
+        return message
+
+    def respond(self, request: RequestFrame, code: int, body: bytes = b"") -> bytes:
+        """Answer ``request``: same command id, its two random bytes copied (SPEC §2.5 guidance)."""
+        reserved = request.random[0] | (request.random[1] << 8)
+        return self.frame(request.command, code, body, reserved)
+
+    def push(self, command: int, body: bytes, code: int = 0) -> bytes:
+        """An unsolicited frame; the reserved bytes are zero."""
+        return self.frame(command, code, body, 0)
+
+    def frame(self, command: int, code: int, body: bytes, reserved: int = 0) -> bytes:
+        """Encode and encrypt one server frame."""
+        return pack_message(self._cipher.encrypt(ResponseFrame(int(command), code, body, reserved).encode()))

@@ -1,0 +1,299 @@
+"""Record layouts declared as data: one table of fields drives packing, unpacking and numpy dtypes.
+
+A :class:`Layout` is built from a list of :class:`~pymt5_core.wire.codec.Field`; offsets and the size are
+derived. It compiles one :class:`struct.Struct` for single records and one numpy dtype for arrays of
+records, so a whole body of bars or ticks decodes in a single ``numpy.frombuffer`` call.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pymt5_core.errors import EncodeError, ProtocolError
+from pymt5_core.wire.codec import (
+    INTEGER_TYPES,
+    Field,
+    FieldType,
+    decode_str8,
+    decode_str16,
+    encode_str8,
+    encode_str16,
+    filetime_to_unix_ms,
+    unix_ms_to_filetime,
+)
+
+__all__ = ["Layout"]
+
+_TEXT = (FieldType.STR16, FieldType.STR8)
+
+
+class Layout:
+    """A fixed-size record: an ordered list of fields with derived offsets.
+
+    Values are positional lists in field order (see :mod:`pymt5_core.wire.codec` for the Python type of
+    each field type). ``None`` in :meth:`pack` writes zeros; in :meth:`unpack` it marks a field that
+    started past the end of the data (SPEC §3.6).
+    """
+
+    __slots__ = (
+        "_decoded_dtype",
+        "_post",
+        "_struct",
+        "dtype",
+        "fields",
+        "index",
+        "name",
+        "offsets",
+        "size",
+        "spec",
+    )
+
+    def __init__(self, name: str, spec: Sequence[Field]) -> None:
+        self.name = name
+        self.spec: tuple[Field, ...] = tuple(spec)
+        self.fields: tuple[str, ...] = tuple(f.name for f in self.spec)
+        if len(set(self.fields)) != len(self.fields):
+            raise ValueError(f"{name}: duplicate field names")
+        self.index: dict[str, int] = {n: i for i, n in enumerate(self.fields)}
+        offsets, pos = [], 0
+        for f in self.spec:
+            offsets.append(pos)
+            pos += f.size
+        self.offsets: tuple[int, ...] = tuple(offsets)
+        self.size: int = pos
+        fmt = "<" + "".join(
+            (f"{f.size}{f.type.struct_code}" if f.type.fixed_size is None else f.type.struct_code)
+            for f in self.spec
+        )
+        self._struct = struct.Struct(fmt)
+        # Fields whose struct value needs a conversion after unpacking.
+        self._post: tuple[tuple[int, FieldType], ...] = tuple(
+            (i, f.type) for i, f in enumerate(self.spec) if f.type in (*_TEXT, FieldType.TIME)
+        )
+        self.dtype: np.dtype[Any] = np.dtype(
+            {
+                "names": list(self.fields),
+                "formats": [
+                    f.type.numpy_code + (str(f.size) if f.type.fixed_size is None else "") for f in self.spec
+                ],
+                "offsets": list(self.offsets),
+                "itemsize": self.size,
+            }
+        )
+        self._decoded_dtype: np.dtype[Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Layout {self.name} {self.size} B, {len(self.fields)} fields>"
+
+    def __len__(self) -> int:
+        return self.size
+
+    def field(self, name: str) -> Field:
+        """Return the field called ``name``."""
+        return self.spec[self.index[name]]
+
+    # --- single records ---------------------------------------------------------------------------
+
+    def pack(self, values: Sequence[Any]) -> bytes:
+        """Encode one record from positional values.
+
+        Raises:
+            EncodeError: a value has the wrong type or does not fit its field.
+        """
+        if len(values) != len(self.spec):
+            raise EncodeError(f"{self.name}: expected {len(self.spec)} values, got {len(values)}")
+        out = [_to_wire(f, v) for f, v in zip(self.spec, values, strict=True)]
+        try:
+            return self._struct.pack(*out)
+        except struct.error as exc:  # pragma: no cover - _to_wire checks first
+            raise EncodeError(f"{self.name}: {exc}") from exc
+
+    def pack_dict(self, values: Mapping[str, Any]) -> bytes:
+        """Encode one record from a mapping of field name to value; missing fields are zero."""
+        unknown = set(values) - set(self.index)
+        if unknown:
+            raise EncodeError(f"{self.name}: unknown fields {sorted(unknown)}")
+        return self.pack([values.get(n) for n in self.fields])
+
+    def unpack(self, data: bytes | bytearray | memoryview, offset: int = 0) -> list[Any]:
+        """Decode one record starting at ``offset``.
+
+        A record cut short by the end of ``data`` is read as SPEC §3.6 says: fields starting at or past
+        the end are ``None``; a numeric or UTF-16 field that straddles the end raises.
+
+        Raises:
+            ProtocolError: a field straddles the end of the data.
+        """
+        if offset < 0:
+            raise ProtocolError(f"{self.name}: negative offset")
+        if len(data) - offset >= self.size:
+            values = list(self._struct.unpack_from(data, offset))
+            for i, kind in self._post:
+                v = values[i]
+                if kind is FieldType.STR16:
+                    values[i] = decode_str16(v)
+                elif kind is FieldType.STR8:
+                    values[i] = decode_str8(v)
+                else:
+                    values[i] = filetime_to_unix_ms(v)
+            return values
+        return self._unpack_partial(data, offset)
+
+    def unpack_dict(self, data: bytes | bytearray | memoryview, offset: int = 0) -> dict[str, Any]:
+        """Decode one record into a dict keyed by field name."""
+        return dict(zip(self.fields, self.unpack(data, offset), strict=True))
+
+    def _unpack_partial(self, data: bytes | bytearray | memoryview, offset: int) -> list[Any]:
+        end = len(data)
+        values: list[Any] = [None] * len(self.spec)
+        pos = offset
+        for i, f in enumerate(self.spec):
+            if pos >= end:
+                break
+            avail = end - pos
+            if f.type in (FieldType.STR8, FieldType.BYTES):
+                chunk = bytes(data[pos : pos + min(f.size, avail)])
+                values[i] = decode_str8(chunk) if f.type is FieldType.STR8 else chunk
+            elif f.size > avail:
+                raise ProtocolError(
+                    f"{self.name}.{f.name}: field of {f.size} bytes at offset {pos - offset} "
+                    f"runs past the end ({avail} bytes left)"
+                )
+            elif f.type is FieldType.STR16:
+                values[i] = decode_str16(bytes(data[pos : pos + f.size]))
+            else:
+                (raw,) = struct.unpack_from("<" + f.type.struct_code, data, pos)
+                values[i] = filetime_to_unix_ms(raw) if f.type is FieldType.TIME else raw
+            pos += f.size
+        return values
+
+    # --- arrays of records ------------------------------------------------------------------------
+
+    def unpack_array(
+        self, data: bytes | bytearray | memoryview, offset: int = 0, count: int | None = None
+    ) -> npt.NDArray[Any]:
+        """Decode records that sit back to back, in one vectorized step.
+
+        Without ``count`` the records fill the rest of ``data`` (a remainder shorter than a record is
+        ignored, as for uncounted arrays). Numeric records come back as a zero-copy view of ``data``;
+        records with text get a decoded copy where text fields are numpy unicode and FILETIME fields
+        Unix milliseconds (``<i8``).
+
+        Raises:
+            ProtocolError: ``count`` records do not fit in ``data``.
+        """
+        avail = (len(data) - offset) // self.size if len(data) > offset else 0
+        n = avail if count is None else count
+        if n < 0 or n > avail:
+            raise ProtocolError(f"{self.name}: {n} records do not fit in {len(data) - offset} bytes")
+        raw = np.frombuffer(data, dtype=self.dtype, count=n, offset=offset)
+        if not self._post:
+            return raw
+        return self._decode_array(raw)
+
+    @property
+    def decoded_dtype(self) -> np.dtype[Any]:
+        """The dtype :meth:`unpack_array` returns (text as unicode, FILETIME as Unix ms)."""
+        if self._decoded_dtype is None:
+            formats: list[str] = []
+            for f in self.spec:
+                if f.type is FieldType.STR16:
+                    formats.append(f"<U{f.size // 2}")
+                elif f.type is FieldType.STR8:
+                    formats.append(f"<U{f.size}")
+                elif f.type is FieldType.TIME:
+                    formats.append("<i8")
+                elif f.type is FieldType.BYTES:
+                    formats.append(f"V{f.size}")
+                else:
+                    formats.append(f.type.numpy_code)
+            self._decoded_dtype = np.dtype({"names": list(self.fields), "formats": formats})
+        return self._decoded_dtype
+
+    def _decode_array(self, raw: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        out = np.empty(len(raw), dtype=self.decoded_dtype)
+        kinds = dict(self._post)
+        for i, name in enumerate(self.fields):
+            kind = kinds.get(i)
+            if kind is None:
+                out[name] = raw[name]
+            elif kind is FieldType.TIME:
+                out[name] = (raw[name] // 10_000).astype("<i8") - 11_644_473_600_000
+            else:
+                out[name] = _decode_text_column(raw[name], self.spec[i])
+        return out
+
+    def pack_array(self, records: npt.NDArray[Any] | Iterable[Sequence[Any]]) -> bytes:
+        """Encode many records; a structured array with this layout's raw dtype is written directly."""
+        if isinstance(records, np.ndarray):
+            if records.dtype == self.dtype:
+                return records.tobytes()
+            if set(records.dtype.names or ()) >= set(self.fields) and not self._post:
+                raw = np.zeros(len(records), dtype=self.dtype)
+                for name in self.fields:
+                    raw[name] = records[name]
+                return raw.tobytes()
+            records = (tuple(r) for r in records.tolist())
+        return b"".join(self.pack(r) for r in records)
+
+    def empty_array(self, n: int) -> npt.NDArray[Any]:
+        """A zeroed array of ``n`` records in the raw wire dtype, ready to fill and :meth:`pack_array`."""
+        return np.zeros(n, dtype=self.dtype)
+
+
+def _decode_text_column(column: npt.NDArray[Any], field: Field) -> npt.NDArray[Any]:
+    """Decode a column of fixed-size text fields without a Python loop over records."""
+    n = len(column)
+    if field.type is FieldType.STR8:
+        units = np.frombuffer(column.tobytes(), dtype="u1").reshape(n, field.size).astype("<u4")
+        return units.view(f"<U{field.size}").reshape(n)
+    width = field.size // 2
+    units = np.frombuffer(column.tobytes(), dtype="<u2").reshape(n, width)
+    # Everything after the first zero code unit is not part of the string.
+    units = np.where(np.maximum.accumulate(units == 0, axis=1), 0, units).astype("<u4")
+    return units.view(f"<U{width}").reshape(n)
+
+
+def _to_wire(f: Field, value: Any) -> Any:
+    t = f.type
+    if t in INTEGER_TYPES:
+        return 0 if value is None else f.check_int(value)
+    if t in (FieldType.F64, FieldType.F32):
+        if value is None:
+            return 0.0
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+            raise EncodeError(f"{f.name}: expected a number, got {type(value).__name__}")
+        if t is FieldType.F32:
+            try:
+                struct.pack("<f", value)
+            except OverflowError as exc:
+                raise EncodeError(f"{f.name}: {value} does not fit a float32") from exc
+        return float(value)
+    if t is FieldType.TIME:
+        if value is None:
+            return 0
+        ms = Field(f.name, FieldType.I64).check_int(value)
+        ticks = unix_ms_to_filetime(ms)
+        if not 0 <= ticks < 2**64:
+            raise EncodeError(f"{f.name}: time {ms} ms is outside the FILETIME range")
+        return ticks
+    if t in _TEXT:
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise EncodeError(f"{f.name}: expected str, got {type(value).__name__}")
+        return encode_str16(value, f.size) if t is FieldType.STR16 else encode_str8(value, f.size)
+    # BYTES
+    if value is None:
+        return bytes(f.size)
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise EncodeError(f"{f.name}: expected bytes, got {type(value).__name__}")
+    raw = bytes(value)
+    if len(raw) > f.size:
+        raise EncodeError(f"{f.name}: {len(raw)} bytes do not fit a {f.size}-byte field")
+    return raw + bytes(f.size - len(raw))

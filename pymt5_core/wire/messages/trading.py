@@ -1,0 +1,249 @@
+"""Trading messages: open positions and orders, history, trade requests, push 19 and push 10."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy.typing as npt
+
+from pymt5_core.errors import ProtocolError
+from pymt5_core.wire.layouts import LAYOUTS
+from pymt5_core.wire.records import Record, build_counted, pack_record, read_counted, read_u32, records
+
+__all__ = [
+    "DealUpdate",
+    "OrderUpdate",
+    "TradeUpdate",
+    "build_history",
+    "build_history_request",
+    "build_opened",
+    "build_trade_request",
+    "build_trade_result",
+    "build_trade_status",
+    "build_trade_update",
+    "read_history",
+    "read_history_request",
+    "read_opened",
+    "read_trade_request",
+    "read_trade_result",
+    "read_trade_status",
+    "read_trade_update",
+]
+
+_REQUEST = LAYOUTS["TradeRequest"]
+_ECHO = LAYOUTS["TradeRequestEcho"]
+_RESULT = LAYOUTS["TradeResult"]
+_PUSH19 = LAYOUTS["TradeResultPush"]
+_TU_ORDER = LAYOUTS["TradeUpdateOrder"]
+_TU_DEAL = LAYOUTS["TradeUpdateDeal"]
+_ORDER = LAYOUTS["Order"]
+_DEAL = LAYOUTS["Deal"]
+_POSITION = LAYOUTS["Position"]
+_U32 = struct.Struct("<I")
+
+#: push 10 ``flag_mask`` of the deal/position kind.
+DEAL_KIND = 2
+
+
+# --- positions, orders, history (commands 4, 5) ----------------------------------------------------
+
+
+def build_opened(positions: Any, orders: Any) -> bytes:
+    """Command 4 answer: counted Position records, then counted Order records (arrays or dicts)."""
+    return build_counted(_POSITION, positions) + build_counted(_ORDER, orders)
+
+
+def read_opened(body: bytes | bytearray | memoryview) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Decode command 4: ``(positions, orders)`` as structured arrays (text decoded)."""
+    positions, pos = read_counted(_POSITION, body)
+    orders, _ = read_counted(_ORDER, body, pos)
+    return positions, orders
+
+
+def build_history_request(from_s: int = 0, to_s: int = 0) -> bytes:
+    """Command 5 payload: Unix seconds, 0 = open bound."""
+    return LAYOUTS["HistoryRequest"].pack([from_s, to_s])
+
+
+def read_history_request(payload: bytes | bytearray | memoryview) -> tuple[int, int]:
+    """Return ``(from_s, to_s)`` of a command 5 payload."""
+    if len(payload) < 8:
+        raise ProtocolError(f"history request of {len(payload)} bytes (expected 8)")
+    from_s, to_s = LAYOUTS["HistoryRequest"].unpack(payload)
+    return from_s, to_s
+
+
+def build_history(deals: Any, orders: Any) -> bytes:
+    """Command 5 answer: counted Deal records, then counted history Order records."""
+    return build_counted(_DEAL, deals) + build_counted(_ORDER, orders)
+
+
+def read_history(body: bytes | bytearray | memoryview) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Decode command 5: ``(deals, orders)`` as structured arrays (text decoded)."""
+    deals, pos = read_counted(_DEAL, body)
+    orders, _ = read_counted(_ORDER, body, pos)
+    return deals, orders
+
+
+# --- trade request (command 12) and its result (push 19) -------------------------------------------
+
+
+def build_trade_request(values: Mapping[str, Any]) -> bytes:
+    """Command 12 payload from TradeRequest fields; symbol and comment are cut to 32 units."""
+    v = dict(values)
+    for name in ("trade_symbol", "comment"):
+        if isinstance(v.get(name), str):
+            v[name] = v[name][:32]
+    return _REQUEST.pack_dict(v)
+
+
+def read_trade_request(payload: bytes | bytearray | memoryview) -> Record:
+    """Decode a command 12 payload.
+
+    Raises:
+        ProtocolError: shorter than 248 bytes.
+    """
+    if len(payload) < _REQUEST.size:
+        raise ProtocolError(f"trade request of {len(payload)} bytes (expected 248)")
+    return _REQUEST.unpack_dict(payload)
+
+
+def build_trade_status(status: int) -> bytes:
+    """Command 12 answer: 0 = accepted (result follows in push 19), else the failing return code."""
+    return LAYOUTS["TradeRequestResponse"].pack([status])
+
+
+def read_trade_status(body: bytes | bytearray | memoryview) -> int:
+    """The status of a command 12 answer.
+
+    Raises:
+        ProtocolError: the body is not a non-empty multiple of 4 bytes.
+    """
+    if not body or len(body) % 4:
+        raise ProtocolError(f"trade request answer of {len(body)} bytes (expected a multiple of 4)")
+    return read_u32(body, 0, "trade request answer")
+
+
+def build_trade_result(request: Mapping[str, Any], result: Mapping[str, Any], reserved: int = 0) -> bytes:
+    """Push 19 body: the request echo and the TradeResult; ``time_expiration`` may be an int."""
+    echo = dict(request)
+    exp = echo.get("time_expiration")
+    if isinstance(exp, int):
+        echo["time_expiration"] = _U32.pack(exp)
+    for name in ("trade_symbol", "comment"):
+        if isinstance(echo.get(name), str):
+            echo[name] = echo[name][:32]
+    res = dict(result)
+    if isinstance(res.get("comment"), str):
+        res["comment"] = res["comment"][:32]
+    return _PUSH19.pack([reserved, _ECHO.pack_dict(echo), _RESULT.pack_dict(res)])
+
+
+def read_trade_result(body: bytes | bytearray | memoryview) -> tuple[Record, Record]:
+    """Decode push 19 into ``(request_echo, result)``; the echo's ``time_expiration`` becomes an int.
+
+    Raises:
+        ProtocolError: shorter than 380 bytes.
+    """
+    if len(body) < _PUSH19.size:
+        raise ProtocolError(f"trade result push of {len(body)} bytes (expected 380)")
+    _, echo_raw, result_raw = _PUSH19.unpack(body)
+    echo = _ECHO.unpack_dict(echo_raw)
+    echo["time_expiration"] = _U32.unpack(echo["time_expiration"])[0]
+    return echo, _RESULT.unpack_dict(result_raw)
+
+
+# --- push 10 ----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class OrderUpdate:
+    """An order-kind record of push 10: ``flag_mask`` 0 active list, 1 history; type 0 add, 1 update, 2 delete."""
+
+    flag_mask: int
+    transaction_type: int
+    order: Record
+    transaction_id: int = 0
+
+
+@dataclass(slots=True)
+class DealUpdate:
+    """A deal-kind record of push 10: a deal (ticket 0 = none), the position after it, and account money.
+
+    ``deals`` and ``positions`` are the trailing arrays the record carries.
+    """
+
+    transaction_type: int
+    deal: Record
+    position: Record
+    balance: float = 0.0
+    credit: float = 0.0
+    commission_daily: float = 0.0
+    commission_monthly: float = 0.0
+    acc_profit: float = 0.0
+    deals: list[Record] = field(default_factory=list)
+    positions: list[Record] = field(default_factory=list)
+    transaction_id: int = 0
+
+
+TradeUpdate = OrderUpdate | DealUpdate
+
+
+def build_trade_update(updates: Sequence[TradeUpdate]) -> bytes:
+    """Push 10 body from records of one kind (never mixed).
+
+    Raises:
+        ValueError: the updates mix the two kinds, or an order update uses flag_mask 2.
+    """
+    if not updates:
+        return b""
+    if all(isinstance(u, DealUpdate) for u in updates):
+        return b"".join(_pack_deal_update(u) for u in updates if isinstance(u, DealUpdate))
+    if all(isinstance(u, OrderUpdate) for u in updates):
+        out = []
+        for u in updates:
+            assert isinstance(u, OrderUpdate)
+            if u.flag_mask == DEAL_KIND:
+                raise ValueError("an order update cannot use flag_mask 2")
+            out.append(_TU_ORDER.pack([u.flag_mask, u.transaction_id, u.transaction_type,
+                                       pack_record(_ORDER, u.order)]))
+        return b"".join(out)
+    raise ValueError("push 10 never mixes order and deal records")
+
+
+def _pack_deal_update(u: DealUpdate) -> bytes:
+    head = _TU_DEAL.pack([DEAL_KIND, u.transaction_id, u.transaction_type, pack_record(_DEAL, u.deal),
+                          pack_record(_POSITION, u.position), u.balance, u.credit, u.commission_daily,
+                          u.commission_monthly, u.acc_profit])
+    return head + build_counted(_DEAL, u.deals) + build_counted(_POSITION, u.positions)
+
+
+def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]:
+    """Decode push 10; the first u32 chooses the kind for every record of the body.
+
+    Raises:
+        ProtocolError: a deal-kind record or its arrays run past the end.
+    """
+    if len(body) < 4:
+        return []
+    out: list[TradeUpdate] = []
+    if read_u32(body, 0, "trade update") != DEAL_KIND:
+        for i in range(len(body) // _TU_ORDER.size):
+            mask, tid, ttype, order = _TU_ORDER.unpack(body, i * _TU_ORDER.size)
+            out.append(OrderUpdate(mask, ttype, _ORDER.unpack_dict(order), tid))
+        return out
+    pos = 0
+    while pos < len(body):
+        if pos + _TU_DEAL.size > len(body):
+            raise ProtocolError("deal update record runs past the end of the body")
+        _, tid, ttype, deal, position, balance, credit, com_daily, com_monthly, acc_profit = _TU_DEAL.unpack(body, pos)
+        deals, pos = read_counted(_DEAL, body, pos + _TU_DEAL.size)
+        positions, pos = read_counted(_POSITION, body, pos)
+        out.append(DealUpdate(ttype, _DEAL.unpack_dict(deal), _POSITION.unpack_dict(position), balance, credit,
+                              com_daily, com_monthly, acc_profit, records(deals), records(positions), tid))
+    return out
+
+
