@@ -403,7 +403,7 @@ def build_open_real_account_request(
     form: Mapping[str, Any], kyc: Mapping[str, Any], documents: Sequence[AccountDocument] = ()
 ) -> bytes:
     """Command 39 payload: AccountOpeningBase + RealAccountExtension + documents with their contents."""
-    ext = {f.name: (v[: f.size // 2] if isinstance(v, str) else v) for f in _EXT.spec if (v := kyc.get(f.name)) is not None}
+    ext = {f.name: v[: f.size // 2] if isinstance(v := kyc[f.name], str) else v for f in _EXT.spec if f.name in kyc}
     parts = [build_open_account_request(form), _EXT.pack_dict(ext)]
     for doc in documents:
         parts.append(
