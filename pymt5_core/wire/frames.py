@@ -27,6 +27,7 @@ __all__ = [
     "ResponseFrame",
     "ServerConnection",
     "deobfuscate_key",
+    "deobfuscate_text",
     "pack_message",
     "unpack_message",
 ]
@@ -42,10 +43,14 @@ _ZERO_IV = bytes(16)
 INITIAL_KEY_OBFUSCATED = "13ef13b2b76dd8:5795gdcfb2fdc1ge85bf768f54773d22fff996e3ge75g5:75"
 
 
+def deobfuscate_text(text: str) -> str:
+    """The official decoding rule: each character code minus one, except 28 -> '&' and 23 -> '!'."""
+    return "".join("&" if ord(c) == 28 else "!" if ord(c) == 23 else chr(ord(c) - 1) for c in text)
+
+
 def deobfuscate_key(text: str) -> bytes:
-    """Decode the obfuscated key: each character code minus one (28 -> '&', 23 -> '!'), then hex."""
-    decoded = "".join("&" if ord(c) == 28 else "!" if ord(c) == 23 else chr(ord(c) - 1) for c in text)
-    return bytes.fromhex(decoded)
+    """Decode the obfuscated key: :func:`deobfuscate_text`, then hex to bytes."""
+    return bytes.fromhex(deobfuscate_text(text))
 
 
 #: The AES-256 key used for the bootstrap request and response.
