@@ -26,7 +26,7 @@ from pymt5_core.sim.accounts import AccountConfig
 from pymt5_core.sim.engine import rules
 from pymt5_core.sim.engine.events import AccountEvent, EngineEvent, Submission, TradeResultEvent
 from pymt5_core.sim.engine.models import LOT, Ledger, Order, Position, Reason, blank, split_ms
-from pymt5_core.sim.engine.money import NoQuote, Pricer, current_price
+from pymt5_core.sim.engine.money import NoQuote, Pricer, current_price, hedge_ratio
 from pymt5_core.sim.engine.ports import Clock, QuoteSource, SymbolCatalogue, SymbolSpec
 from pymt5_core.sim.engine.records import currency_digits, order_record, position_record, trade_result
 from pymt5_core.sim.engine.rules import Rejection
@@ -335,7 +335,7 @@ class TradingEngine:
         average = sum(float(d["price_open"]) * int(d["trade_volume"]) for d in deals) / filled
         code = Retcode.DONE if filled == req.volume else Retcode.DONE_PARTIAL
         result = trade_result(code, self._now_s, deal=int(deals[-1]["deal"]), order=order.ticket, volume=filled,
-                              price=normalize(average, spec.digits), bid=q.bid, ask=q.ask, last=q.last)
+                              price=average, bid=q.bid, ask=q.ask, last=q.last)
         return self._answer(login, raw, result, events)
 
     def _close_target(self, login: int, ledger: Ledger, req: _Request, spec: SymbolSpec, buy: bool) -> Position | None:
@@ -773,7 +773,7 @@ class TradingEngine:
             hedged = min(buy_volume, sell_volume)
             if not config.is_hedging:
                 buy_volume, sell_volume, hedged = buy_volume - hedged, sell_volume - hedged, 0
-            ratio = spec.margin_hedged / spec.contract_size if spec.contract_size > 0 else 1.0
+            ratio = hedge_ratio(spec)
             for order_type, volume in ((OrderType.BUY, buy_volume), (OrderType.SELL, sell_volume)):
                 if volume:
                     charged = (volume - hedged) + hedged * ratio

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pymt5_core.sim.engine.ports import Quote, QuoteSource, SymbolCatalogue, SymbolSpec
 from pymt5_core.wire.enums import CalcMode
 
-__all__ = ["NoQuote", "Pricer", "current_price"]
+__all__ = ["NoQuote", "Pricer", "current_price", "hedge_ratio"]
 
 _PRICED_AT_LAST = frozenset({32, 35, 37, 38, 39})  # "value based" modes are valued at the last price (§7.10)
 _PER_LOT_MARGIN = frozenset({CalcMode.FUTURES, CalcMode.EXCH_FUTURES, CalcMode.EXCH_FUTURES_FORTS})
@@ -130,15 +130,16 @@ class Pricer:
         return raw * rate, rate
 
 
-def hedged_volumes(exposures: Iterable[tuple[bool, int]]) -> tuple[int, int]:
-    """Total ``(buy, sell)`` volume of ``(is_buy, volume)`` pairs."""
-    buy = sell = 0
-    for is_buy, volume in exposures:
-        if is_buy:
-            buy += volume
-        else:
-            sell += volume
-    return buy, sell
+def hedge_ratio(spec: SymbolSpec) -> float:
+    """The share of the normal margin charged on each leg of hedged volume.
+
+    ``margin_hedged`` is per lot in contract units (money for per-lot margin modes); 0 means no hedging
+    discount in this simulator, and the ratio never exceeds 1.
+    """
+    full = spec.margin_initial if spec.calc_mode in _PER_LOT_MARGIN else spec.contract_size
+    if spec.margin_hedged <= 0 or full <= 0:
+        return 1.0
+    return min(spec.margin_hedged / full, 1.0)
 
 
 def _margin_rate(rates: Iterable[float], order_type: int) -> float:
