@@ -15,7 +15,6 @@ from tests.sim.test_engine_fakes import (
     JPY_HEDGE,
     T0,
     USD_HEDGE,
-    Level,
     Mirror,
     Spec,
     World,
@@ -222,7 +221,7 @@ def test_exchange_partial_fill_ioc_fok_and_return(world: World) -> None:
     assert ret.retcode == Retcode.DONE_PARTIAL
     (order,) = world.engine.orders(USD)
     assert order["order_state"] == OrderState.PARTIAL and order["volume_current"] == 10**8
-    world.quotes.books["FUT"] = [Level(1000, 5, True)]
+    world.quotes.books["FUT"] = ([(1000, 5)], [])
     events = world.engine.on_quotes(T0 + 1000)
     assert shape(events) == [((2, 0),), ((0, 2, 4), (1, 0, 4))]
     assert world.engine.orders(USD) == []

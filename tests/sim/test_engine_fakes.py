@@ -90,23 +90,16 @@ class Q:
     last: float = 0.0
 
 
-@dataclass(frozen=True)
-class Level:
-    price: float
-    volume: float
-    is_buy: bool
-
-
 @dataclass
 class Quotes:
     prices: dict[str, Q] = field(default_factory=dict)
-    books: dict[str, list[Level]] = field(default_factory=dict)
+    books: dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]] = field(default_factory=dict)
 
     def quote_at(self, symbol: str, t_ms: int) -> Q | None:
         return self.prices.get(symbol)
 
-    def book(self, symbol: str, t_ms: int, depth: int) -> Sequence[Level]:
-        return self.books.get(symbol, [])
+    def book(self, symbol: str, t_ms: int, depth: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        return self.books.get(symbol, ([], []))
 
     def set(self, symbol: str, bid: float, ask: float | None = None, last: float = 0.0) -> None:
         self.prices[symbol] = Q(bid, bid if ask is None else ask, last)
@@ -131,7 +124,7 @@ def default_quotes() -> Quotes:
     q.set("FUT", 1000, 1001, 1000)
     for name in ("LONGONLY", "SHORTONLY", "CLOSEONLY", "DISABLED", "WEEKDAY", "NOSTOPS"):
         q.set(name, 1.10000, 1.10010)
-    q.books["FUT"] = [Level(1001, 2, False), Level(1002, 3, False), Level(1000, 4, True), Level(999, 1, True)]
+    q.books["FUT"] = ([(1000, 4), (999, 1)], [(1001, 2), (1002, 3)])
     return q
 
 

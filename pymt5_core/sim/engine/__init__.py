@@ -7,12 +7,12 @@ pushes (push 10 trade transactions, push 19 results, push 14 account markers) in
 from pymt5_core.sim.engine.engine import TradingEngine
 from pymt5_core.sim.engine.events import AccountEvent, EngineEvent, Submission, TradeResultEvent
 from pymt5_core.sim.engine.models import LOT, Reason
-from pymt5_core.sim.engine.ports import BookLevel, Clock, Quote, QuoteSource, SymbolCatalogue, SymbolSpec
+from pymt5_core.sim.engine.ports import BookSide, Clock, Quote, QuoteSource, SymbolCatalogue, SymbolSpec
 
 __all__ = [
     "LOT",
     "AccountEvent",
-    "BookLevel",
+    "BookSide",
     "Clock",
     "EngineEvent",
     "Quote",

@@ -107,12 +107,13 @@ class TradingEngine:
         seed: seed of the requote draws.
         always_open: ignore trade sessions (every symbol is always tradable).
         server_build: ``server_build`` of the account body.
-        timezone_shift: server time minus UTC in seconds; sessions, day ends and rollovers use server time.
+        timezone_shift: server time minus UTC in seconds (sessions, day ends and rollovers use server time);
+            None takes the catalogue's ``timezone_shift`` attribute, or 0.
     """
 
     def __init__(self, catalogue: SymbolCatalogue, quotes: QuoteSource, clock: Clock,
                  accounts: Iterable[AccountConfig], *, seed: int = 0, always_open: bool = False,
-                 server_build: int = 5687, timezone_shift: int = 0) -> None:
+                 server_build: int = 5687, timezone_shift: int | None = None) -> None:
         self._catalogue = catalogue
         self._quotes = quotes
         self._clock = clock
@@ -120,7 +121,7 @@ class TradingEngine:
         self._rng = random.Random(seed)
         self._always_open = always_open
         self._server_build = server_build
-        self._shift = timezone_shift
+        self._shift = int(getattr(catalogue, "timezone_shift", 0)) if timezone_shift is None else timezone_shift
         self._configs: dict[int, AccountConfig] = {}
         self._ledgers: dict[int, Ledger] = {}
         self._next_order = 50_000_001
@@ -361,13 +362,14 @@ class TradingEngine:
         return rules.points(abs(req.price - price), spec.point) > req.deviation
 
     def _book_fills(self, spec: SymbolSpec, buy: bool, volume: int) -> list[tuple[float, int]]:
-        levels = [lv for lv in self._quotes.book(spec.name, self._now_ms, max(spec.book_depth, 1)) if lv.is_buy != buy]
-        levels.sort(key=lambda lv: lv.price, reverse=not buy)
+        """Fills of ``volume`` against the opposite side of the book, best price first."""
+        bids, asks = self._quotes.book(spec.name, self._now_ms, max(spec.book_depth, 1))
+        levels = sorted(asks if buy else bids, key=lambda lv: lv[0], reverse=not buy)
         fills: list[tuple[float, int]] = []
-        for lv in levels:
-            take = min(volume, round(lv.volume * LOT))
+        for price, lots in levels:
+            take = min(volume, round(lots * LOT))
             if take > 0:
-                fills.append((lv.price, take))
+                fills.append((price, take))
                 volume -= take
             if not volume:
                 break

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-__all__ = ["BookLevel", "Clock", "Quote", "QuoteSource", "SymbolCatalogue", "SymbolSpec"]
+__all__ = ["BookSide", "Clock", "Quote", "QuoteSource", "SymbolCatalogue", "SymbolSpec"]
 
 
 class SymbolSpec(Protocol):
@@ -99,15 +99,8 @@ class Quote(Protocol):
     def last(self) -> float: ...
 
 
-class BookLevel(Protocol):
-    """One depth-of-market level: ``volume`` in lots, ``is_buy`` for the bid side."""
-
-    @property
-    def price(self) -> float: ...
-    @property
-    def volume(self) -> float: ...
-    @property
-    def is_buy(self) -> bool: ...
+#: One side of a depth of market: ``(price, lots)`` levels, best first.
+BookSide = Sequence[tuple[float, float]]
 
 
 class QuoteSource(Protocol):
@@ -117,8 +110,8 @@ class QuoteSource(Protocol):
         """The quote of ``symbol`` at Unix milliseconds ``t_ms``, or None when there is none."""
         ...
 
-    def book(self, symbol: str, t_ms: int, depth: int) -> Sequence[BookLevel]:
-        """The depth of market of ``symbol`` at ``t_ms``, at most ``depth`` levels per side."""
+    def book(self, symbol: str, t_ms: int, depth: int) -> tuple[BookSide, BookSide]:
+        """The depth of market ``(bids, asks)`` of ``symbol`` at ``t_ms``, at most ``depth`` levels per side."""
         ...
 
 
