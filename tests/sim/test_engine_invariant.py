@@ -33,11 +33,14 @@ def random_request(rng: random.Random, positions: list[dict[str, Any]], orders: 
     if kind < 0.7:
         type_ = rng.randint(2, 7)
         away = (ask - bid) * rng.randint(3, 40)
-        above = type_ in (3, 4, 6)
-        price = (ask + away) if type_ in (4, 6) else (bid + away) if above else (ask - away) if type_ == 2 else bid - away
+        prices_by_type = {2: ask - away, 3: bid + away, 4: ask + away, 5: bid - away, 6: ask + away, 7: bid - away}
+        price = prices_by_type[type_]
         limit = price - away / 2 if type_ == 6 else price + away / 2 if type_ == 7 else 0.0
         tick = 0.25 if symbol == "US500" else 10 ** -(3 if "JPY" in symbol else 5)
-        snap = lambda p: round(round(p / tick) * tick, 5)  # noqa: E731
+
+        def snap(p: float) -> float:
+            return round(round(p / tick) * tick, 5)
+
         return request(5, symbol, volume, type_, price_order=snap(price), price_trigger=snap(limit) if limit else 0.0,
                        type_filling=2, type_time=rng.choice([0, 1, 2]), time_expiration=T0 // 1000 + 7200)
     if kind < 0.8 and orders:
