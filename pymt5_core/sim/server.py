@@ -47,6 +47,7 @@ from pymt5_core.wire import messages as msg
 from pymt5_core.wire.enums import Command
 from pymt5_core.wire.layouts import LAYOUTS
 from pymt5_core.wire.messages.trading import DealUpdate, OrderUpdate
+from pymt5_core.wire.records import unpack_record
 
 __all__ = ["PATH", "DemoAccount", "SimServer"]
 
@@ -287,19 +288,22 @@ class SimServer:
         return touched
 
     def update_symbol(self, name: str, **changes: Any) -> None:
-        """Change fields of a symbol's full configuration (SymbolFull field names) and push 13 to clients.
+        """Change a symbol's full configuration and push 13 to every logged-in connection.
 
-        Command 18 answers with the changed configuration from then on.
+        ``changes`` are SymbolFull field names (``symbol_description=...``) or fields of its embedded
+        TradeSettings (``trade_stops_level=...``). Command 18 answers with the changed configuration from
+        then on. The change is a wire-level override: the trading engine keeps using the catalogue's spec.
 
         Raises:
-            KeyError: no such symbol, or a name that is not a SymbolFull field.
+            KeyError: no such symbol, or a name that is neither a SymbolFull nor a TradeSettings field.
         """
         spec = self.catalogue.get(name)
         if spec is None:
             raise KeyError(name)
-        unknown = set(changes) - set(LAYOUTS["SymbolFull"].fields)
+        full, trade = set(LAYOUTS["SymbolFull"].fields), set(LAYOUTS["TradeSettings"].fields)
+        unknown = set(changes) - full - trade
         if unknown:
-            raise KeyError(f"not SymbolFull fields: {sorted(unknown)}")
+            raise KeyError(f"not SymbolFull or TradeSettings fields: {sorted(unknown)}")
         overrides = self._symbol_overrides.setdefault(spec.symbol_id, {})
         overrides.update(changes)
         body = msg.build_symbol_update([self.symbol_full_values(spec.symbol_id) or {}])
@@ -325,7 +329,15 @@ class SimServer:
         except KeyError:
             return None
         values: dict[str, Any] = spec.symbol_full_values()
-        values.update(self._symbol_overrides.get(symbol_id, {}))
+        overrides = self._symbol_overrides.get(symbol_id)
+        if overrides:
+            trade_fields = LAYOUTS["TradeSettings"].fields
+            trade = {k: v for k, v in overrides.items() if k in trade_fields and k not in LAYOUTS["SymbolFull"].fields}
+            values.update({k: v for k, v in overrides.items() if k not in trade})
+            if trade:
+                settings = values["trade"]
+                current = unpack_record("TradeSettings", settings) if isinstance(settings, bytes) else dict(settings)
+                values["trade"] = {**current, **trade}
         return values
 
     def open_demo_account(self, form: Mapping[str, Any]) -> tuple[int, str, str]:
