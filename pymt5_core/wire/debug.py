@@ -37,7 +37,7 @@ def check_remainder(what: str, body_length: int, record_size: int) -> None:
 
 def check_seconds(what: str, seconds: npt.NDArray[Any] | int) -> None:
     """Raise when a Unix-seconds value (or array) lies outside 1990..2100 (zero is allowed: "none")."""
-    arr = np.asarray(seconds, dtype="<i8")
+    arr = np.atleast_1d(np.asarray(seconds, dtype="<i8"))
     bad = (arr != 0) & ((arr < _MIN_S) | (arr > _MAX_S))
     if bad.any():
         raise ProtocolError(f"{what}: impossible time {int(arr[np.argmax(bad)])}")

@@ -255,8 +255,12 @@ def _decode_text_column(column: npt.NDArray[Any], field: Field) -> npt.NDArray[A
     width = field.size // 2
     units = np.frombuffer(column.tobytes(), dtype="<u2").reshape(n, width)
     # Everything after the first zero code unit is not part of the string.
-    units = np.where(np.maximum.accumulate(units == 0, axis=1), 0, units).astype("<u4")
-    return units.view(f"<U{width}").reshape(n)
+    units = np.where(np.maximum.accumulate(units == 0, axis=1), 0, units)
+    out = units.astype("<u4").view(f"<U{width}").reshape(n)
+    # A surrogate pair is two code units but one character: decode those (rare) rows like decode_str16.
+    for row in np.flatnonzero(((units >= 0xD800) & (units < 0xE000)).any(axis=1)):
+        out[row] = decode_str16(units[row].tobytes())
+    return out
 
 
 def _to_wire(f: Field, value: Any) -> Any:
