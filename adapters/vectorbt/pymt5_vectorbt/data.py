@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -130,7 +130,7 @@ class MT5Data(vbt.Data):
         *,
         timeframe: str | timedelta = "1d",
         start: DatetimeLike | None = None,
-        end: DatetimeLike = "now UTC",
+        end: DatetimeLike | None = None,
         client: BarsSource | None = None,
         **connection: Any,
     ) -> pd.DataFrame:
@@ -141,7 +141,9 @@ class MT5Data(vbt.Data):
             timeframe: ``"1m"``, ``"5m"``, ``"15m"``, ``"30m"``, ``"1h"``, ``"4h"``, ``"1d"``, ``"1w"``,
                 ``"1M"`` or an MT5 name such as ``"H4"``; see :func:`~pymt5_vectorbt.parsing.parse_timeframe`.
             start, end: anything ``vectorbt.utils.datetime_.to_tzaware_datetime`` parses ("1 year ago UTC",
-                "now", a Timestamp, Unix seconds, ...). ``start=None`` is :data:`DEFAULT_BARS` bars before end.
+                a Timestamp, Unix seconds, ...). ``end=None`` is the server's now (UTC now plus the server's
+                time offset, since MT5 labels bars in server time); ``start=None`` is :data:`DEFAULT_BARS`
+                bars before ``end``.
             client: a logged-in client; without one, a session is opened from ``connection`` and closed.
             **connection: ``url``, ``login``, ``password`` and ``MT5ClientSync`` keywords.
 
@@ -152,8 +154,9 @@ class MT5Data(vbt.Data):
             InvalidRequest: unsupported timeframe, unparsable dates or ``end`` before ``start``.
         """
         name = parse_timeframe(timeframe)
-        start_dt, end_dt = _resolve_range(start, end, name)
+        _resolve_range(start, end, name)  # fail before connecting
         with _session(client, connection) as session:
+            start_dt, end_dt = _resolve_range(start, end, name, _server_now(session))
             bars = session.bars(str(symbol), name, start_dt, end_dt)
         return bars_to_vbt_frame(np.asarray(bars))
 
@@ -207,11 +210,14 @@ class MT5Data(vbt.Data):
 def _check_args(kwargs: dict[str, Any]) -> None:
     """Validate timeframe and dates of one symbol before any connection is made."""
     name = parse_timeframe(kwargs.get("timeframe", "1d"))
-    _resolve_range(kwargs.get("start"), kwargs.get("end", "now UTC"), name)
+    _resolve_range(kwargs.get("start"), kwargs.get("end"), name)
 
 
-def _resolve_range(start: DatetimeLike | None, end: DatetimeLike, timeframe: str) -> tuple[datetime, datetime]:
-    end_dt = _to_utc(end, "end")
+def _resolve_range(
+    start: DatetimeLike | None, end: DatetimeLike | None, timeframe: str, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    now = now if now is not None else datetime.now(UTC)
+    end_dt = now if end is None else _to_utc(end, "end")
     if start is None:
         start_dt = end_dt - DEFAULT_BARS * timedelta(minutes=MT5_TIMEFRAMES[timeframe])
     else:
@@ -219,6 +225,12 @@ def _resolve_range(start: DatetimeLike | None, end: DatetimeLike, timeframe: str
     if end_dt < start_dt:
         raise InvalidRequest(f"end ({end_dt.isoformat()}) is before start ({start_dt.isoformat()})")
     return start_dt, end_dt
+
+
+def _server_now(client: object) -> datetime:
+    """UTC now shifted by the server's time offset, the clock MT5 bar times are labelled in."""
+    offset = getattr(client, "server_time_offset", 0) or 0
+    return datetime.now(UTC) + timedelta(seconds=int(offset))
 
 
 def _to_utc(value: DatetimeLike, what: str) -> datetime:

@@ -61,7 +61,7 @@ def test_missing_index_drop_keeps_only_common_bars(fake_client: Any) -> None:
 
 
 def test_update_appends_new_bars_and_replaces_the_forming_one(fake_client: Any) -> None:
-    data = _download(fake_client, end="now UTC")
+    data = _download(fake_client, end=None)
     before = data.get("Close")
     fake_client.advance(hours=3)  # Friday 23:30
     fake_client.calls.clear()
@@ -77,7 +77,7 @@ def test_update_appends_new_bars_and_replaces_the_forming_one(fake_client: Any) 
 
 
 def test_update_twice_without_new_bars_changes_nothing_but_the_last_bar(fake_client: Any) -> None:
-    data = _download(fake_client, end="now UTC")
+    data = _download(fake_client, end=None)
     again = data.update(client=fake_client)
     pd.testing.assert_frame_equal(again.get("Open"), data.get("Open"))
 
@@ -167,3 +167,11 @@ def test_ma_cross_backtest_runs_without_warnings(fake_client: Any) -> None:
                                         freq=data.wrapper.freq, init_cash=10_000)
         stats = pf.stats(column="EURUSD")
     assert stats["Total Trades"] > 0
+
+
+def test_end_none_is_the_servers_now_including_its_time_offset(fake_client: Any) -> None:
+    fake_client.server_time_offset = 3 * 3600  # MT5 labels bars in server time, e.g. UTC+3
+    before = pd.Timestamp.now(tz="UTC").timestamp()
+    _download(fake_client, "EURUSD", end=None)
+    requested_end = fake_client.calls[0][3]
+    assert before + 3 * 3600 - 1 <= requested_end <= pd.Timestamp.now(tz="UTC").timestamp() + 3 * 3600 + 1
