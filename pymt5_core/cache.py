@@ -5,8 +5,8 @@ inclusive) that is known to be complete: every bar the server has in that span i
 then needs only what lies outside the span (:meth:`BarCache.missing`):
 
 * before it: ``[start, span_from - 1]``;
-* after it: ``[span_to + 1, end]``, and the last cached bar again when it was still forming when fetched
-  (its close time was after ``span_to``), so a bar cached mid-formation is always refreshed.
+* after it: ``[span_to + 1, end]``, and from the last cached bar on when that bar was still forming when
+  it was fetched (it closes after ``fetched_at``), so a bar cached mid-formation is always refreshed.
 
 A request that does not touch the span at all is fetched whole and replaces the file when it is more
 recent; the cache never stores a span with a hole in it. Files are written atomically (temporary file,
@@ -36,11 +36,13 @@ _FORMAT = 1
 
 @dataclass(frozen=True, slots=True)
 class CachedBars:
-    """What a cache file holds: the bars (rates dtype, oldest first) and their complete span."""
+    """What a cache file holds: the bars (rates dtype, oldest first), their complete span, and the server
+    time at which the last bar was fetched (it was still forming if it closes after that)."""
 
     bars: npt.NDArray[Any]
     span_from: int
     span_to: int
+    fetched_at: int = 0
 
     @property
     def empty(self) -> bool:
@@ -48,7 +50,7 @@ class CachedBars:
         return self.span_to < self.span_from
 
 
-_EMPTY = CachedBars(np.zeros(0, RATES_DTYPE), 0, -1)
+_EMPTY = CachedBars(np.zeros(0, RATES_DTYPE), 0, -1, 0)
 
 
 def _safe(text: str) -> str:
@@ -89,7 +91,7 @@ class BarCache:
             bars = np.zeros(table.num_rows, RATES_DTYPE)
             for name in RATES_DTYPE.names or ():
                 bars[name] = table.column(name).to_numpy()
-            return CachedBars(bars, int(meta["span_from"]), int(meta["span_to"]))
+            return CachedBars(bars, int(meta["span_from"]), int(meta["span_to"]), int(meta["fetched_at"]))
         except (OSError, KeyError, ValueError, TypeError):
             return _EMPTY
 
@@ -102,7 +104,7 @@ class BarCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         names = list(RATES_DTYPE.names or ())
         meta = {"format": _FORMAT, "symbol": symbol, "period": period,
-                "span_from": cached.span_from, "span_to": cached.span_to}
+                "span_from": cached.span_from, "span_to": cached.span_to, "fetched_at": cached.fetched_at}
         table = pa.table({name: cached.bars[name] for name in names}).replace_schema_metadata(
             {_META_KEY: json.dumps(meta).encode()}
         )
@@ -126,15 +128,15 @@ class BarCache:
         final_to = cached.span_to
         if len(cached.bars):
             last = int(cached.bars["time"][-1])
-            if last + period_seconds > cached.span_to:  # still forming when it was fetched
+            if last + period_seconds > cached.fetched_at:  # it was still forming when fetched
                 final_to = min(final_to, last - 1)
         if end > final_to:
             ranges.append((final_to + 1, end))
         return ranges
 
     @staticmethod
-    def merge(cached: CachedBars, fetched: list[tuple[int, int, npt.NDArray[Any]]]) -> CachedBars:
-        """Add fetched ranges ``(from, to, bars)``; newer bars replace cached bars of the same time.
+    def merge(cached: CachedBars, fetched: list[tuple[int, int, npt.NDArray[Any]]], now: int) -> CachedBars:
+        """Add ranges ``(from, to, bars)`` fetched at server time ``now``; newer bars replace older ones.
 
         The result spans the union when it is contiguous; otherwise the most recent contiguous part
         wins (the cache never holds a hole).
@@ -156,4 +158,9 @@ class BarCache:
         _, first = np.unique(rev["time"], return_index=True)
         bars = rev[first]
         bars = bars[(bars["time"] >= span_from) & (bars["time"] <= span_to)]
-        return CachedBars(np.ascontiguousarray(bars), int(span_from), int(span_to))
+        fetched_at = cached.fetched_at
+        if len(bars):
+            last = int(bars["time"][-1])
+            if any(a <= last <= b for a, b, _ in fetched):
+                fetched_at = now
+        return CachedBars(np.ascontiguousarray(bars), int(span_from), int(span_to), fetched_at)

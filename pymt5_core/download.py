@@ -44,6 +44,7 @@ AUTO_PROGRESS_BARS = 100_000
 #: Default look-back when ``start`` is None: this many bars of the period, but at least a week.
 DEFAULT_LOOKBACK_BARS = 1_000
 _WEEK = 7 * 86_400
+_clock = _time.time  # replaced in tests
 _FIELDS = ("open", "high", "low", "close", "tick_volume", "spread", "real_volume")
 
 TimeLike = datetime | date | pd.Timestamp | str | int | float
@@ -174,7 +175,7 @@ def _plan(
     lo, hi = _base_range(job)
     result: dict[str, npt.NDArray[Any]] = {}
     for symbol in job.symbols:
-        cached = cache.load(symbol, tf.base) if cache is not None else CachedBars(np.zeros(0, RATES_DTYPE), 0, -1)
+        cached = cache.load(symbol, tf.base) if cache is not None else CachedBars(np.zeros(0, RATES_DTYPE), 0, -1, 0)
         ranges = BarCache.missing(cached, lo, hi, base_seconds) if cache is not None else [(lo, hi)]
         fetched: list[tuple[int, int, npt.NDArray[Any]]] = []
         for a, b in ranges:
@@ -188,7 +189,7 @@ def _plan(
                 if progress is not None:
                     progress.update(1)
         if cache is not None and fetched:
-            cache.store(symbol, tf.base, BarCache.merge(cached, [f for f in fetched if f[0] <= f[1]]))
+            cache.store(symbol, tf.base, BarCache.merge(cached, [f for f in fetched if f[0] <= f[1]], job.now))
         pool = _dedupe(np.concatenate([cached.bars, *(f[2] for f in fetched)]))
         bars = pool[(pool["time"] >= lo) & (pool["time"] <= hi)]
         if not tf.served:
@@ -277,7 +278,7 @@ def _credentials(url: str | None, login: int | str | None, password: str | None)
 def _now(client: object) -> int:
     """Current server-clock seconds: UTC now plus the server's offset when the client knows it."""
     offset = getattr(client, "server_time_offset", 0) or 0
-    return int(_time.time()) + int(offset)
+    return int(_clock()) + int(offset)
 
 
 def _run_sync(job: _Job, client: Any, cache: BarCache | None, progress: bool | None) -> pd.DataFrame:
