@@ -1,0 +1,240 @@
+"""A real Cerebro against the simulator over loopback (fast virtual clock)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import backtrader as bt
+import pytest
+from pymt5_backtrader import MT5Store, parsing
+
+
+def deals_of(sim, login):
+    from pymt5_core.models import Deal
+
+    deals, _ = sim.on_loop(sim.sim.engine.history, login, 0, 0)
+    return [Deal.from_wire(d) for d in deals if d["trade_symbol"]]
+
+
+def history_orders_of(sim, login):
+    from pymt5_core.models import Order
+
+    _, orders = sim.on_loop(sim.sim.engine.history, login, 0, 0)
+    return [Order.from_wire(o) for o in orders]
+
+
+def new_store(sim, login=None, password=None) -> MT5Store:
+    account = sim.sim.demo_account
+    return MT5Store(url=sim.sim.url, login=login or account.login, password=password or account.password)
+
+
+class SmaCross(bt.Strategy):
+    """An ordinary SMA crossover, unaware of MT5: it only uses the standard Backtrader API."""
+
+    params = (("fast", 2), ("slow", 5), ("stake", 0.1), ("live_bars", 25))
+
+    def __init__(self) -> None:
+        self.cross = bt.ind.CrossOver(bt.ind.SMA(period=self.p.fast), bt.ind.SMA(period=self.p.slow))
+        self.trades: list[bt.Trade] = []
+        self.completed: list[bt.Order] = []
+        self.live = 0
+        self.closing = None
+
+    def notify_data(self, data, status, *args, **kwargs):
+        self.is_live = status == data.LIVE
+
+    def notify_trade(self, trade):
+        if trade.isclosed:
+            self.trades.append(trade)
+
+    def notify_order(self, order):
+        if order.status == order.Completed:
+            self.completed.append(order)
+            if order is self.closing or (self.closing is not None and order.ref == self.closing.ref):
+                self.env.runstop()
+
+    def next(self):
+        if not getattr(self, "is_live", False) or self.closing is not None:
+            return
+        self.live += 1
+        if self.live >= self.p.live_bars:
+            self.closing = self.close() or self.env.runstop()
+        elif self.cross > 0:
+            self.order_target_size(target=self.p.stake)
+        elif self.cross < 0:
+            self.order_target_size(target=-self.p.stake)
+
+
+def test_sma_cross_trades_live_and_matches_simulator_history(make_sim, run, scripted):
+    sim = make_sim()
+    store = new_store(sim)
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.setbroker(store.getbroker())
+    cerebro.adddata(store.getdata(dataname="EURUSD", timeframe=bt.TimeFrame.Minutes, compression=1,
+                                  backfill_bars=10, qcheck=0.2))
+    cerebro.addstrategy(SmaCross)
+    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="ta")
+    strat = cerebro.run()[0]
+    login = sim.sim.demo_account.login
+
+    deals = deals_of(sim, login)
+    assert strat.trades, "the crossover should have traded"
+    assert len(deals) == sum(len(o.executed.exbits) for o in strat.completed)
+    assert sum(t.pnl for t in strat.trades) == pytest.approx(sum(d.profit for d in deals), abs=1e-6)
+    assert sum(t.commission for t in strat.trades) == pytest.approx(-sum(d.commission for d in deals), abs=1e-6)
+    prices = sorted(round(b.price, 6) for o in strat.completed for b in o.executed.exbits)
+    assert prices == sorted(round(d.price, 6) for d in deals)
+    assert not sim.on_loop(sim.sim.engine.positions, login)
+    broker = cerebro.getbroker()
+    assert broker.getvalue() == pytest.approx(sim.on_loop(sim.sim.engine.equity, login), abs=1e-6)
+    assert broker.getcash() == pytest.approx(sim.on_loop(sim.sim.engine.free_margin, login), abs=1e-6)
+    assert broker.getposition(cerebro.datas[0]).size == 0
+
+
+def test_historical_mode_yields_exactly_the_client_bars(make_sim, run, scripted):
+    sim = make_sim()
+    store = new_store(sim)
+    start = dt.datetime(2026, 3, 16, 8, 0)
+    end = dt.datetime(2026, 3, 16, 9, 30)
+    data = store.getdata(dataname="EURUSD", timeframe=bt.TimeFrame.Minutes, compression=5, historical=True,
+                         fromdate=start, todate=end)
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(data)
+    cerebro.addstrategy(scripted)
+    strat = cerebro.run()[0]
+
+    from pymt5_core.sync import MT5ClientSync
+
+    client = MT5ClientSync(sim.sim.url)
+    try:
+        client.login(sim.sim.demo_account.login, sim.sim.demo_account.password)
+        rates = client.bars("EURUSD", "M5", start.replace(tzinfo=dt.UTC), end.replace(tzinfo=dt.UTC))
+    finally:
+        client.close()
+    assert len(rates) > 10
+    expected = [(parsing.bar_stamp(int(r["time"]), "M5"), float(r["close"])) for r in rates]
+    assert strat.bars == expected
+
+
+def test_bracket_attaches_sl_tp_and_cancels_the_sibling(make_sim, run, scripted):
+    sim = make_sim()
+    store = new_store(sim)
+
+    def script(s, n):
+        if n == 1:
+            price = s.data.close[0]
+            parent, stop, limit = s.buy_bracket(size=0.1, exectype=bt.Order.Market, stopprice=price - 0.0004,
+                                                limitprice=price + 0.0004)
+            s.state["refs"] = (parent.ref, stop.ref, limit.ref)
+        elif "refs" in s.state:
+            finals = [s.statuses_of(r)[-1] for r in s.state["refs"][1:]]
+            if "Completed" in finals and "Canceled" in finals:
+                s.finished = True
+            if n == 2:
+                s.state["positions"] = sim.on_loop(sim.sim.engine.positions, sim.sim.demo_account.login)
+
+    _, strat = run(store, {"script": script, "max_live": 60})
+    parent, stop, limit = strat.state["refs"]
+    assert strat.statuses_of(parent)[-1] == "Completed"
+    assert sorted([strat.statuses_of(stop)[-1], strat.statuses_of(limit)[-1]]) == ["Canceled", "Completed"]
+    (pos,) = strat.state["positions"]
+    assert pos["sl"] > 0 and pos["tp"] > 0  # the server protects the position
+    assert len(strat.trades) == 1
+
+
+def test_oco_pending_orders_cancel_each_other(make_sim, run, scripted):
+    sim = make_sim()
+    store = new_store(sim)
+
+    def script(s, n):
+        if n == 1:
+            price = s.data.close[0]
+            a = s.buy(size=0.1, exectype=bt.Order.Stop, price=price + 0.0003)
+            b = s.sell(size=0.1, exectype=bt.Order.Stop, price=price - 0.0003, oco=a)
+            s.state["refs"] = (a.ref, b.ref)
+        elif "refs" in s.state:
+            finals = sorted(s.statuses_of(r)[-1] for r in s.state["refs"])
+            if finals == ["Canceled", "Completed"]:
+                s.close()
+                s.finished = True
+
+    _, strat = run(store, {"script": script, "max_live": 60})
+    a, b = strat.state["refs"]
+    assert sorted([strat.statuses_of(a)[-1], strat.statuses_of(b)[-1]]) == ["Canceled", "Completed"]
+    states = sorted(o.state for o in history_orders_of(sim, sim.sim.demo_account.login) if o.type in (4, 5))
+    assert states == [2, 4]  # one canceled, one filled, on the server too
+
+
+def test_pending_order_expires(make_sim, run, scripted):
+    sim = make_sim()
+    store = new_store(sim)
+
+    def script(s, n):
+        if n == 1:
+            order = s.buy(size=0.1, exectype=bt.Order.Limit, price=s.data.close[0] - 0.01,
+                          valid=dt.timedelta(minutes=3))
+            s.state["ref"] = order.ref
+        elif "ref" in s.state and s.statuses_of(s.state["ref"])[-1] == "Expired":
+            s.finished = True
+
+    _, strat = run(store, {"script": script, "max_live": 30})
+    assert strat.statuses_of(strat.state["ref"]) == ["Submitted", "Accepted", "Expired"]
+    (order,) = history_orders_of(sim, sim.sim.demo_account.login)
+    assert order.state == 6
+
+
+def test_order_without_money_gets_margin_status(make_sim, run, scripted):
+    sim = make_sim()
+    store = new_store(sim)
+
+    def script(s, n):
+        if n == 1:
+            s.state["ref"] = s.buy(size=90).ref  # 9 million EUR on a 10k account at 1:100
+        elif s.statuses_of(s.state["ref"])[-1] in ("Margin", "Rejected"):
+            s.finished = True
+
+    _, strat = run(store, {"script": script, "max_live": 20})
+    assert strat.statuses_of(strat.state["ref"]) == ["Submitted", "Margin"]
+    assert "order rejected" in strat.store_msgs
+    assert not deals_of(sim, sim.sim.demo_account.login)
+
+
+def test_existing_positions_are_loaded_at_start(make_sim, run, scripted):
+    from pymt5_core.sync import MT5ClientSync
+
+    sim = make_sim()
+    account = sim.sim.demo_account
+    client = MT5ClientSync(sim.sim.url)
+    try:
+        client.login(account.login, account.password)
+        client.buy("EURUSD", 0.2)
+        client.buy("EURUSD", 0.1)  # two MT5 positions, one Backtrader position of 0.3
+    finally:
+        client.close()
+
+    def script(s, n):
+        s.state.setdefault("initial", s.position.size)
+        s.state["size"] = s.position.size
+        if n == 1:
+            s.close()
+        elif not s.position:
+            s.finished = True
+
+    _, strat = run(new_store(sim), {"script": script, "max_live": 20})
+    assert strat.state["initial"] == pytest.approx(0.3)
+    assert strat.state["size"] == 0
+    assert not sim.on_loop(sim.sim.engine.positions, account.login)
+
+
+def test_store_is_keyed_by_url_and_login(make_sim, run, scripted):
+    sim = make_sim()
+    a = MT5Store(url=sim.sim.url, login=1, password="x")
+    assert MT5Store(url=sim.sim.url, login=1, password="x") is a
+    assert MT5Store(url=sim.sim.url, login=2, password="x") is not a
+    assert "x" not in repr(a)
+
+
+def test_unknown_symbol_is_not_subscribed(make_sim, run, scripted):
+    sim = make_sim()
+    _, strat = run(new_store(sim), {}, data_kwargs={"dataname": "NOPE"})
+    assert strat.statuses == ["NOTSUBSCRIBED"]
