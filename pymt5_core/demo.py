@@ -21,12 +21,14 @@ section is reported and makes the exit status 1; the tour goes on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import inspect
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -34,11 +36,14 @@ if TYPE_CHECKING:
 
 __all__ = ["DEMO_PLUGINS", "DEMO_SECTIONS", "DemoContext", "DemoSection", "add_section", "run_demo"]
 
-#: Modules imported (when installed) before the tour, so they can call :func:`add_section`.
-DEMO_PLUGINS = ("pymt5_backtrader.demo", "pymt5_vectorbt.demo")
+#: Modules imported (when installed) before the tour, with the title of their section. A module either calls
+#: :func:`add_section` itself or defines ``demo_section(url, login, password)``, which then runs (blocking,
+#: in a worker thread) under that title.
+DEMO_PLUGINS = {"pymt5_backtrader.demo": "live Backtrader run", "pymt5_vectorbt.demo": "vectorbt backtest"}
 #: Simulated seconds per real second: fast enough for a few hundred ticks in a second or two.
 DEMO_SPEED = 120
 _PREFERRED = ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD")
+_CRYPTO: list[str] = []  # filled with BTCUSD when the simulator lists it: it streams on weekends too
 
 
 @dataclass
@@ -49,6 +54,7 @@ class DemoContext:
         client: the logged-in async client (use it from ``async`` sections only).
         url, login, password: to open another connection (e.g. from a blocking section's thread).
         symbols: two or three symbols the tour uses.
+        now: the simulator's time (Unix seconds) when the tour started; its market is open then.
         ticks: how many ticks the streaming section prints.
         data: results earlier sections leave for later ones (``"bars"``: the downloaded DataFrame).
     """
@@ -58,6 +64,7 @@ class DemoContext:
     login: int
     password: str = field(repr=False)
     symbols: list[str]
+    now: int = 0
     ticks: int = 12
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -106,7 +113,7 @@ async def _bars(ctx: DemoContext) -> None:
 
     from pymt5_core.download import download_async
 
-    end = pd.Timestamp.now(tz="UTC")
+    end = pd.Timestamp(ctx.now, unit="s", tz="UTC")
     df = await download_async(ctx.symbols, "H1", end - pd.Timedelta(days=5), end, client=ctx.client,
                               progress=False)
     ctx.data["bars"] = df
@@ -123,7 +130,7 @@ async def _bars(ctx: DemoContext) -> None:
 async def _ticks(ctx: DemoContext) -> None:
     seen = 0
     start = time.monotonic()
-    async for tick in ctx.client.ticks(ctx.symbols):
+    async for tick in ctx.client.ticks([*ctx.symbols, *_CRYPTO]):
         ctx.say(f"{tick.time:%H:%M:%S.%f}"[:-3] + f"  {tick.symbol:<8} bid {tick.bid:<10g} ask {tick.ask:<10g}")
         seen += 1
         if seen >= ctx.ticks:
@@ -152,8 +159,7 @@ async def _trade(ctx: DemoContext) -> None:
     closed = await client.order_send(TradeRequest(RequestAction.DEAL, symbol, position.volume, opposite,
                                                   position=position.ticket, comment="pymt5 demo close"))
     ctx.say(f"close #{position.ticket}: retcode {closed.retcode}, deal {closed.deal}, price {closed.price:g}")
-    start = position.time.timestamp() - 60
-    deals, _orders = await client.history(start, time.time() + 86_400)
+    deals, _orders = await client.history(position.time.timestamp() - 60, ctx.now + 86_400)
     ctx.say("history deals:")
     for d in deals[-4:]:
         ctx.say(f"  #{d.ticket:<6} {d.time:%Y-%m-%d %H:%M:%S}  {d.symbol or '(balance)':<8} type {d.type} "
@@ -170,17 +176,34 @@ add_section("market order, position, close, history", _trade)
 
 
 def _load_plugins() -> None:
-    for name in DEMO_PLUGINS:
+    for name, title in DEMO_PLUGINS.items():
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
         except ImportError:
             continue
+        entry = getattr(module, "demo_section", None)
+        if callable(entry):
+            add_section(title, functools.partial(_run_plugin, entry))
+
+
+def _run_plugin(entry: Callable[..., Any], ctx: DemoContext) -> None:
+    entry(ctx.url, ctx.login, ctx.password)
 
 
 async def _pick_symbols(client: MT5Client) -> list[str]:
     names = [s.name for s in await client.symbols()]
+    _CRYPTO[:] = [n for n in ("BTCUSD",) if n in names]
     preferred = [n for n in _PREFERRED if n in names][:3]
     return preferred if len(preferred) >= 2 else names[:3]
+
+
+def _market_hours(now: float) -> int:
+    """``now`` when FX markets trade then, else the last Friday 14:00 UTC (the demo trades FX)."""
+    day = datetime.fromtimestamp(now, UTC)
+    if day.weekday() < 4 or (day.weekday() == 4 and day.hour < 20) or (day.weekday() == 6 and day.hour >= 23):
+        return int(now)
+    friday = (day - timedelta(days=(day.weekday() - 4) % 7)).replace(hour=14, minute=0, second=0, microsecond=0)
+    return int(friday.timestamp())
 
 
 async def _tour(ticks: int) -> int:
@@ -189,12 +212,15 @@ async def _tour(ticks: int) -> int:
 
     failures = 0
     began = time.monotonic()
-    async with SimServer(seed=1, speed=DEMO_SPEED) as sim:
+    from pymt5_core.sim.market.clock import VirtualClock
+
+    start = _market_hours(time.time())
+    async with SimServer(seed=1, clock=VirtualClock(DEMO_SPEED, start_ms=start * 1000)) as sim:
         acct = sim.demo_account
         print(f"pymt5 demo: embedded simulator at {sim.url}, demo account {acct.login}", flush=True)
         async with MT5Client(sim.url) as client:
             await client.login(acct.login, acct.password)
-            ctx = DemoContext(client, sim.url, acct.login, acct.password, await _pick_symbols(client), ticks)
+            ctx = DemoContext(client, sim.url, acct.login, acct.password, await _pick_symbols(client), start, ticks)
             for number, section in enumerate(DEMO_SECTIONS, 1):
                 print(f"\n== {number}. {section.title} ==", flush=True)
                 try:
