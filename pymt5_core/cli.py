@@ -161,8 +161,7 @@ async def _dump(args: argparse.Namespace) -> int:
 def _sim(args: argparse.Namespace) -> int:
     from pymt5_core.sim.cli import run_cli
 
-    result = run_cli(list(args.sim_args))
-    return int(result or 0)
+    return int(run_cli(list(args.sim_args)) or 0)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -219,6 +218,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pymt5`` command; returns the exit status (0 ok, 1 error, 2 usage)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sim"]:  # everything after "sim", options included, belongs to the simulator's CLI
+        return _sim(argparse.Namespace(sim_args=argv[1:]))
     args = _parser().parse_args(argv)
     try:
         result: Any = args.run(args)
