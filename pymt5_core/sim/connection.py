@@ -31,7 +31,6 @@ from websockets.frames import CloseCode
 from pymt5_core.errors import ProtocolError
 from pymt5_core.sim.faults import ConnectionFaults
 from pymt5_core.sim.session import Reply, Session, SessionContext
-from pymt5_core.wire.enums import Command
 from pymt5_core.wire.frames import TOKEN_SIZE, RequestFrame, ServerConnection
 from pymt5_core.wire.messages import read_bootstrap_request
 
@@ -207,7 +206,7 @@ class SimConnection:
         message, drop = self._faults.on_sent(command, message)
         self._out.put_nowait(message)
         if drop:
-            self.log.info("fault: dropping after %s", Command(command) if command in Command else command)
+            self.log.info("fault: dropping after sending a frame of command %d", command)
             self._out.put_nowait(_DROP)
         elif self._out.qsize() > MAX_QUEUED_FRAMES:
             self.log.warning("client too slow (%d frames queued): dropping", self._out.qsize())
