@@ -52,6 +52,8 @@ __author__ = "pymt5-core"
 
 #: Ticks kept per selected symbol for copy_ticks_*.
 TICK_BUFFER = 100_000
+#: Seconds symbol_info_tick() waits for the first quote of a symbol just selected.
+_QUOTE_WAIT = 10.0
 #: Build date reported by version(); the web terminal release this library follows (SPEC §11).
 _BUILD_DATE = "15 Mar 2026"
 
@@ -315,6 +317,7 @@ class _Terminal:
         self.ticks: dict[str, collections.deque[tuple[Any, ...]]] = {}
         self.books: dict[str, Any] = {}
         self.book_symbols: set[str] = set()
+        self.book_streams: dict[str, Any] = {}
         self.unsubscribe: list[Callable[[], Any]] = []
 
     def need(self) -> MT5ClientSync:
@@ -704,7 +707,9 @@ def _select(symbol: str) -> None:
             return
         _state.selected.add(symbol)
         _state.ticks[symbol] = collections.deque(maxlen=TICK_BUFFER)
-    client.subscribe_ticks(sorted(_state.selected))
+    # quote() subscribes the symbol for good; a zero timeout only skips waiting for its first tick.
+    with contextlib.suppress(RequestTimeout):
+        client.quote(symbol, timeout=0)
 
 
 @_api(False)
@@ -724,16 +729,13 @@ def symbol_select(symbol: str, enable: bool | None = None) -> bool:
 def symbol_info_tick(symbol: str) -> Tick | None:
     """The latest tick; selects the symbol first, as the terminal does for a chart."""
     _select(symbol)
-    client = _state.need()
-    info = _symbol(symbol)
-    if not info.time_msc:
-        tick = client.wait_tick(symbol) if hasattr(client, "wait_tick") else None
-        if tick is None:
-            raise _Failure(_c.RES_E_NOT_FOUND, f"no quote for {symbol} yet")
-        info = tick
-    flags = _c.TICK_FLAG_BID | _c.TICK_FLAG_ASK | (_c.TICK_FLAG_LAST if info.last else 0)
-    return Tick(int(info.time_msc) // 1000, float(info.bid), float(info.ask), float(info.last), 0,
-                int(info.time_msc), flags, 0.0)
+    try:
+        tick = _state.need().quote(symbol, timeout=_QUOTE_WAIT)
+    except RequestTimeout:
+        raise _Failure(_c.RES_E_NOT_FOUND, f"no quote for {symbol} yet (market closed?)") from None
+    flags = (int(tick.flags) & 0x0F) << 1
+    return Tick(int(tick.time_msc) // 1000, float(tick.bid), float(tick.ask), float(tick.last), int(tick.volume),
+                int(tick.time_msc), flags, float(tick.volume))
 
 
 # --- depth of market ----------------------------------------------------------------------------------------
@@ -743,9 +745,22 @@ def symbol_info_tick(symbol: str) -> Tick | None:
 def market_book_add(symbol: str) -> bool:
     """Subscribe to the symbol's depth of market; poll it with :func:`market_book_get`."""
     _symbol(symbol)
+    client = _state.need()
     with _state.lock:
+        if symbol in _state.book_symbols:
+            return True
         _state.book_symbols.add(symbol)
-    _state.need().subscribe_book(symbol)
+    stream = client.book(symbol)  # a blocking iterator of BookUpdate; drained on a daemon thread
+
+    def drain() -> None:
+        with contextlib.suppress(Exception):
+            for update in stream:
+                _state.on_book(update)
+                if symbol not in _state.book_symbols:
+                    break
+
+    _state.book_streams[symbol] = stream
+    threading.Thread(target=drain, name=f"mt5-book-{symbol}", daemon=True).start()
     return True
 
 
@@ -771,9 +786,11 @@ def market_book_release(symbol: str) -> bool:
             raise _Failure(_c.RES_E_NOT_FOUND, f"{symbol} has no book subscription")
         _state.book_symbols.discard(symbol)
         _state.books.pop(symbol, None)
-    unsubscribe = getattr(_state.need(), "unsubscribe_book", None)
-    if unsubscribe is not None:
-        unsubscribe(symbol)
+        stream = _state.book_streams.pop(symbol, None)
+    close = getattr(stream, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()
     return True
 
 
