@@ -61,5 +61,5 @@ def engine(
     """The trading engine."""
     from pymt5_core.sim.engine import TradingEngine
 
-    built: EngineLike = TradingEngine(catalogue, model, clock, accounts, seed=seed)  # type: ignore[arg-type]
+    built: EngineLike = TradingEngine(catalogue, model, clock, accounts, seed=seed)
     return built

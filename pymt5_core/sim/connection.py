@@ -29,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from pymt5_core.errors import ProtocolError
+from pymt5_core.sim.engine.events import EngineEvent
 from pymt5_core.sim.faults import ConnectionFaults
 from pymt5_core.sim.session import Reply, Session, SessionContext
 from pymt5_core.wire.frames import TOKEN_SIZE, RequestFrame, ServerConnection
@@ -54,7 +55,7 @@ class ConnectionHost(SessionContext, Protocol):
 
     def new_faults(self) -> ConnectionFaults: ...
     def bootstrap_token(self, token: bytes) -> bytes: ...
-    def route(self, events: Iterable[object]) -> None: ...
+    def route(self, events: Iterable[EngineEvent]) -> object: ...
     def closed(self, connection: SimConnection) -> None: ...
 
 

@@ -38,7 +38,7 @@ from pymt5_core.sim.accounts import AccountConfig, default_accounts
 from pymt5_core.sim.auth import Authenticator
 from pymt5_core.sim.backend import CatalogueLike, ClockLike, EngineLike, PriceModelLike
 from pymt5_core.sim.connection import SimConnection
-from pymt5_core.sim.engine.events import AccountEvent, TradeResultEvent
+from pymt5_core.sim.engine.events import AccountEvent, EngineEvent, TradeResultEvent
 from pymt5_core.sim.faults import ConnectionFaults, FaultPlan
 from pymt5_core.sim.session import Session
 from pymt5_core.sim.streaming import BookMirror, MarketStream
@@ -345,7 +345,7 @@ class SimServer:
         name = str(form.get("name") or "").strip() or "Demo Trader"
         leverage = int(form.get("leverage") or 100)
         deposit = float(form.get("deposit") or 10_000.0)
-        config = self.engine.open_demo_account(name, leverage=leverage, balance=deposit)  # type: ignore[attr-defined]
+        config = self.engine.open_demo_account(name, leverage=leverage, balance=deposit)
         self.auth.add(config)
         return config.login, config.password, config.investor_password
 
@@ -390,10 +390,10 @@ class SimServer:
         self._tokens.append(fresh)
         return fresh
 
-    def route(self, events: Iterable[object]) -> set[SimConnection]:
+    def route(self, events: Iterable[EngineEvent]) -> set[SimConnection]:
         """Queue trading events on every connection of their account, in order; return those connections."""
         touched: set[SimConnection] = set()
-        for login, event in events:  # type: ignore[misc]
+        for login, event in events:
             frame = self._event_frame(login, event)
             if frame is None:
                 continue
