@@ -13,7 +13,7 @@ import tempfile
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pymt5_core.download as dl
+from pymt5_core.download import download
 
 
 def simulator_in_background() -> tuple[str, int, str]:
@@ -42,12 +42,12 @@ def main() -> None:
     end = datetime.now(UTC)
     cache = os.path.join(tempfile.gettempdir(), "pymt5-cache")
 
-    df = dl.download(["EURUSD", "GBPUSD", "USDJPY"], "H1", end - timedelta(days=30), end,
+    df = download(["EURUSD", "GBPUSD", "USDJPY"], "H1", end - timedelta(days=30), end,
                      url=url, login=login, password=password, cache_dir=cache)
     print(df["close"].tail())                       # columns: (field, symbol)
     print(df["close"].pct_change().corr().round(3))  # correlations of hourly returns
 
-    h2 = dl.download("EURUSD", "H2", end - timedelta(days=5), end, url=url, login=login, password=password)
+    h2 = download("EURUSD", "H2", end - timedelta(days=5), end, url=url, login=login, password=password)
     print(h2.head())                                 # H2 is built from H1 bars
 
 

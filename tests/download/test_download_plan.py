@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ from pymt5_core._timeframes import RATES_DTYPE, aggregate, parse_timeframe
 from pymt5_core.cache import BarCache, CachedBars
 from pymt5_core.download import download, to_unix
 from pymt5_core.errors import InvalidRequest
+
+# The module object even when the package exports the function under the same name.
+_DOWNLOAD_MODULE = importlib.import_module("pymt5_core.download")
 
 T0 = 1_700_006_400  # 2023-11-15 00:00 UTC
 _PERIOD = {"M1": 60, "M5": 300, "H1": 3600, "H4": 14_400, "D1": 86_400}
@@ -51,7 +55,7 @@ class FakeClient:
 @pytest.fixture(autouse=True)
 def _fake_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     FakeClient.current = None
-    monkeypatch.setattr("pymt5_core.download._clock", lambda: FakeClient.current.now if FakeClient.current else T0)
+    monkeypatch.setattr(_DOWNLOAD_MODULE, "_clock", lambda: FakeClient.current.now if FakeClient.current else T0)
 
 
 def _utc(seconds: int) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ import pytest
 from pymt5_core.client import MT5Client
 from pymt5_core.download import download_async
 from pymt5_core.errors import InvalidRequest
+
+# The module object even when the package exports the function under the same name.
+_DOWNLOAD_MODULE = importlib.import_module("pymt5_core.download")
 from pymt5_core.sim import SimServer
 from pymt5_core.sim.market.clock import VirtualClock
 
@@ -44,7 +48,7 @@ class Counting:
 
 @pytest.fixture(autouse=True)
 def _sim_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pymt5_core.download._clock", lambda: SIM_NOW)
+    monkeypatch.setattr(_DOWNLOAD_MODULE, "_clock", lambda: SIM_NOW)
 
 
 async def test_one_symbol_equals_client_bars(client: MT5Client) -> None:
