@@ -14,11 +14,11 @@ import pytest
 from pymt5_core.client import MT5Client
 from pymt5_core.download import download_async
 from pymt5_core.errors import InvalidRequest
+from pymt5_core.sim import SimServer
+from pymt5_core.sim.market.clock import VirtualClock
 
 # The module object even when the package exports the function under the same name.
 _DOWNLOAD_MODULE = importlib.import_module("pymt5_core.download")
-from pymt5_core.sim import SimServer
-from pymt5_core.sim.market.clock import VirtualClock
 
 NOW = 1_710_331_200  # Wednesday 2024-03-13 12:00 UTC: markets open
 DAY = 86_400
