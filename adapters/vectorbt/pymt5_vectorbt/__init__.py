@@ -4,15 +4,22 @@ Importing the package registers ``vbt.settings.data["mt5"]`` and opts out of one
 vectorbt 1.2 triggers (see ``pymt5_vectorbt._compat``).
 """
 
-from pymt5_vectorbt.data import DEFAULT_BARS, MT5Data
-from pymt5_vectorbt.parsing import COLUMNS, MAP_COLUMNS, MT5_TIMEFRAMES, parse_timeframe, timeframe_to_timedelta
+from pymt5_vectorbt.data import MT5Data
+from pymt5_vectorbt.parsing import (
+    COLUMNS,
+    MAP_COLUMNS,
+    MT5_TIMEFRAMES,
+    parse_timeframe,
+    rates_to_vbt_frame,
+    timeframe_to_timedelta,
+)
 
 __all__ = [
     "COLUMNS",
-    "DEFAULT_BARS",
     "MAP_COLUMNS",
     "MT5_TIMEFRAMES",
     "MT5Data",
     "parse_timeframe",
+    "rates_to_vbt_frame",
     "timeframe_to_timedelta",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -16,26 +16,18 @@ from tqdm.auto import tqdm
 from vectorbt.utils import checks
 from vectorbt.utils.datetime_ import get_utc_tz, to_tzaware_datetime
 
+from pymt5_core.download import download as core_download
 from pymt5_core.errors import InvalidRequest
 from pymt5_vectorbt._compat import quiet_infer_freq, without_freq
-from pymt5_vectorbt.parsing import (
-    MT5_TIMEFRAMES,
-    bars_to_vbt_frame,
-    parse_timeframe,
-    timeframe_to_timedelta,
-)
+from pymt5_vectorbt.parsing import MT5_TIMEFRAMES, parse_timeframe, rates_to_vbt_frame, timeframe_to_timedelta
 from pymt5_vectorbt.settings import mt5_settings, register_settings
 
-__all__ = ["DEFAULT_BARS", "MT5Data"]
-
-#: Bars fetched before ``end`` when ``start`` is None (the same default as ``pymt5_core.download``).
-DEFAULT_BARS = 1_000
+__all__ = ["MT5Data"]
 
 MT5DataT = TypeVar("MT5DataT", bound="MT5Data")
 DatetimeLike = str | int | float | datetime | pd.Timestamp | np.datetime64
 
 _CONNECTION_KEYS = ("url", "login", "password")
-_FROM_DATA_KEYS = ("tz_localize", "tz_convert", "missing_index", "missing_columns", "wrapper_kwargs")
 
 
 class BarsSource(Protocol):
@@ -87,7 +79,8 @@ class MT5Data(vbt.Data):
             client: a logged-in ``MT5ClientSync`` to use instead of opening a session.
             url, login, password: the server and account when ``client`` is None; default
                 ``vbt.settings.data["mt5"]``, then ``PYMT5_URL``/``PYMT5_LOGIN``/``PYMT5_PASSWORD``.
-            show_progress: show a tqdm bar across symbols.
+            show_progress: show a tqdm bar across symbols (and ``pymt5_core.download``'s chunk bar on long
+                downloads).
             tqdm_kwargs: passed to ``tqdm``.
             tz_localize, tz_convert, missing_index, missing_columns, wrapper_kwargs: see ``vbt.Data.from_data``.
             **kwargs: passed to :meth:`download_symbol` (``timeframe``, ``start``, ``end``); wrap a value in
@@ -107,7 +100,9 @@ class MT5Data(vbt.Data):
             data = {}
             for symbol in bar:
                 bar.set_description(str(symbol))
-                data[symbol] = cls.download_symbol(symbol, client=session, **cls.select_symbol_kwargs(symbol, kwargs))
+                data[symbol] = cls.download_symbol(
+                    symbol, client=session, show_progress=show_progress, **cls.select_symbol_kwargs(symbol, kwargs)
+                )
         wrapper_kwargs = dict(wrapper_kwargs or {})
         timeframe = kwargs.get("timeframe", "1d")
         if not isinstance(timeframe, vbt.symbol_dict) and MT5_TIMEFRAMES[parse_timeframe(timeframe)] < 43200:
@@ -132,9 +127,11 @@ class MT5Data(vbt.Data):
         start: DatetimeLike | None = None,
         end: DatetimeLike | None = None,
         client: BarsSource | None = None,
+        show_progress: bool = False,
+        cache_dir: str | os.PathLike[str] | None = None,
         **connection: Any,
     ) -> pd.DataFrame:
-        """Download the bars of one symbol in ``[start, end]`` (both inclusive).
+        """Download the bars of one symbol in ``[start, end]`` (both inclusive) with ``pymt5_core.download``.
 
         Args:
             symbol: the MT5 symbol name.
@@ -142,9 +139,12 @@ class MT5Data(vbt.Data):
                 ``"1M"`` or an MT5 name such as ``"H4"``; see :func:`~pymt5_vectorbt.parsing.parse_timeframe`.
             start, end: anything ``vectorbt.utils.datetime_.to_tzaware_datetime`` parses ("1 year ago UTC",
                 a Timestamp, Unix seconds, ...). ``end=None`` is the server's now (UTC now plus the server's
-                time offset, since MT5 labels bars in server time); ``start=None`` is :data:`DEFAULT_BARS`
-                bars before ``end``.
+                time offset: MT5 labels bars in server time); ``start=None`` is ``pymt5_core.download``'s
+                default (1000 bars, at least a week, before ``end``).
             client: a logged-in client; without one, a session is opened from ``connection`` and closed.
+            show_progress: let ``pymt5_core.download`` show its chunk bar on long downloads.
+            cache_dir: keep bars in Parquet files there and fetch only what is missing (see
+                ``pymt5_core.download``).
             **connection: ``url``, ``login``, ``password`` and ``MT5ClientSync`` keywords.
 
         Returns:
@@ -154,11 +154,13 @@ class MT5Data(vbt.Data):
             InvalidRequest: unsupported timeframe, unparsable dates or ``end`` before ``start``.
         """
         name = parse_timeframe(timeframe)
-        _resolve_range(start, end, name)  # fail before connecting
+        start_dt, end_dt = _parse_range(start, end)
         with _session(client, connection) as session:
-            start_dt, end_dt = _resolve_range(start, end, name, _server_now(session))
-            bars = session.bars(str(symbol), name, start_dt, end_dt)
-        return bars_to_vbt_frame(np.asarray(bars))
+            frame = core_download(
+                [str(symbol)], name, start_dt, end_dt, client=session, progress=None if show_progress else False,
+                cache_dir=cache_dir, group_by="ticker",
+            )
+        return rates_to_vbt_frame(frame[str(symbol)])
 
     def update_symbol(self, symbol: Hashable, **kwargs: Any) -> pd.DataFrame:
         """Fetch the bars of ``symbol`` from its last bar on (that bar may still have been forming).
@@ -209,28 +211,16 @@ class MT5Data(vbt.Data):
 
 def _check_args(kwargs: dict[str, Any]) -> None:
     """Validate timeframe and dates of one symbol before any connection is made."""
-    name = parse_timeframe(kwargs.get("timeframe", "1d"))
-    _resolve_range(kwargs.get("start"), kwargs.get("end"), name)
+    parse_timeframe(kwargs.get("timeframe", "1d"))
+    _parse_range(kwargs.get("start"), kwargs.get("end"))
 
 
-def _resolve_range(
-    start: DatetimeLike | None, end: DatetimeLike | None, timeframe: str, now: datetime | None = None
-) -> tuple[datetime, datetime]:
-    now = now if now is not None else datetime.now(UTC)
-    end_dt = now if end is None else _to_utc(end, "end")
-    if start is None:
-        start_dt = end_dt - DEFAULT_BARS * timedelta(minutes=MT5_TIMEFRAMES[timeframe])
-    else:
-        start_dt = _to_utc(start, "start")
-    if end_dt < start_dt:
+def _parse_range(start: DatetimeLike | None, end: DatetimeLike | None) -> tuple[datetime | None, datetime | None]:
+    start_dt = None if start is None else _to_utc(start, "start")
+    end_dt = None if end is None else _to_utc(end, "end")
+    if start_dt is not None and end_dt is not None and end_dt < start_dt:
         raise InvalidRequest(f"end ({end_dt.isoformat()}) is before start ({start_dt.isoformat()})")
     return start_dt, end_dt
-
-
-def _server_now(client: object) -> datetime:
-    """UTC now shifted by the server's time offset, the clock MT5 bar times are labelled in."""
-    offset = getattr(client, "server_time_offset", 0) or 0
-    return datetime.now(UTC) + timedelta(seconds=int(offset))
 
 
 def _to_utc(value: DatetimeLike, what: str) -> datetime:

@@ -1,4 +1,4 @@
-"""Translation between vectorbt's vocabulary and pymt5's: timeframes, columns, bars to frames.
+"""Translation between vectorbt's vocabulary and pymt5's: timeframes and columns.
 
 Pure functions and tables only; nothing here talks to a server.
 """
@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from pymt5_core.errors import InvalidRequest
@@ -19,8 +16,8 @@ __all__ = [
     "COLUMNS",
     "MAP_COLUMNS",
     "MT5_TIMEFRAMES",
-    "bars_to_vbt_frame",
     "parse_timeframe",
+    "rates_to_vbt_frame",
     "timeframe_to_timedelta",
 ]
 
@@ -109,16 +106,14 @@ def timeframe_to_timedelta(timeframe: str | timedelta) -> pd.Timedelta:
     return pd.Timedelta(minutes=MT5_TIMEFRAMES[parse_timeframe(timeframe)])
 
 
-def bars_to_vbt_frame(bars: npt.NDArray[Any]) -> pd.DataFrame:
-    """Turn a MetaTrader5 rates array into a float frame with :data:`COLUMNS` and a UTC index named ``time``.
+def rates_to_vbt_frame(rates: pd.DataFrame) -> pd.DataFrame:
+    """Turn a rates frame (``pymt5_core.download``/``bars_df`` columns) into :data:`COLUMNS`, all float64.
 
     Every column is kept even when it is all zeros (e.g. ``Real Volume`` of a forex pair): dropping
     columns per symbol would make vectorbt's column alignment fail across symbols and across updates.
-    Everything is float64 so that alignment (which fills gaps with NaN) never changes a dtype.
+    Everything is float64 so that alignment, which fills gaps with NaN, never changes a dtype.
     """
-    times = np.asarray(bars["time"], dtype="int64")
-    index = pd.DatetimeIndex(pd.to_datetime(times, unit="s", utc=True), name="time")
-    return pd.DataFrame(
-        {column: np.asarray(bars[field], dtype="float64") for field, column in MAP_COLUMNS.items()},
-        index=index,
-    )
+    frame = rates[list(MAP_COLUMNS)].rename(columns=MAP_COLUMNS).astype("float64")
+    frame.columns.name = None
+    frame.index.name = "time"
+    return frame

@@ -5,7 +5,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from pymt5_vectorbt.parsing import COLUMNS, bars_to_vbt_frame, parse_timeframe, timeframe_to_timedelta
+from pymt5_vectorbt.parsing import COLUMNS, parse_timeframe, rates_to_vbt_frame, timeframe_to_timedelta
 
 from pymt5_core.errors import InvalidRequest
 
@@ -36,12 +36,12 @@ def test_timeframe_to_timedelta_is_the_nominal_bar_length() -> None:
     assert timeframe_to_timedelta("M1") == pd.Timedelta(minutes=1)
 
 
-def test_bars_to_vbt_frame_keeps_every_column_as_float_on_a_utc_index() -> None:
-    bars = np.zeros(2, [("time", "<i8"), ("open", "<f8"), ("high", "<f8"), ("low", "<f8"), ("close", "<f8"),
-                        ("tick_volume", "<u8"), ("spread", "<i4"), ("real_volume", "<u8")])
-    bars["time"] = [1_700_000_000, 1_700_000_060]
-    bars["tick_volume"] = [5, 7]
-    frame = bars_to_vbt_frame(bars)
+def test_rates_to_vbt_frame_keeps_every_column_as_float_on_a_utc_index() -> None:
+    index = pd.DatetimeIndex(pd.to_datetime([1_700_000_000, 1_700_000_060], unit="s", utc=True), name="time")
+    rates = pd.DataFrame({"open": [1.0, 2.0], "high": [1.5, 2.5], "low": [0.5, 1.5], "close": [1.2, 2.2],
+                          "tick_volume": np.array([5, 7], "u8"), "spread": np.array([1, 2], "i4"),
+                          "real_volume": np.array([0, 0], "u8")}, index=index)
+    frame = rates_to_vbt_frame(rates)
     assert tuple(frame.columns) == COLUMNS
     assert (frame.dtypes == "float64").all()
     assert str(frame.index.tz) == "UTC" and frame.index.name == "time"
