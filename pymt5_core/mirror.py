@@ -1,0 +1,316 @@
+"""The state mirror: account, positions, orders and deals, changed only by snapshots and server pushes.
+
+The mirror is the client's copy of the account as the server describes it. It is rebuilt from snapshots
+(command 3 account, command 4 positions and orders) on every (re)login and then follows push 14 and push
+10 exactly as SPEC §8.9 says. Pushes that arrive while a snapshot is being loaded are held back and
+applied after it, so no change is lost. Every change emits typed events through one callback, and only
+when something really changed; read views never do I/O.
+
+Values that the server does not send (floating profit, equity, margin, free margin, margin level, and
+each position's current price and profit) are computed when read, from the latest ticks, through the
+``valuation`` object the client installs (SPEC §10.2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from pymt5_core.events import AccountUpdate, OrderEvent, TradeTransaction, TransactionType
+from pymt5_core.models import AccountInfo, Deal, Event, Order, Position
+from pymt5_core.wire.messages import AccountBody, DealUpdate, OrderUpdate
+
+__all__ = ["StateMirror", "Valuation"]
+
+_T = TransactionType
+_MONEY = ("balance", "credit", "acc_profit", "commission_daily", "commission_monthly")
+_ORDER_KIND = {(0, 0): _T.ORDER_ADD, (0, 1): _T.ORDER_UPDATE, (0, 2): _T.ORDER_DELETE,
+               (1, 0): _T.HISTORY_ADD, (1, 1): _T.HISTORY_UPDATE, (1, 2): _T.HISTORY_DELETE}
+_DEAL_KIND = {0: _T.DEAL_ADD, 1: _T.DEAL_UPDATE, 2: _T.DEAL_DELETE}
+
+
+class Valuation(Protocol):
+    """Computes the values the server does not send; installed by the client."""
+
+    def revalue(self, position: Position) -> Position:
+        """Return ``position`` with ``price_current`` and ``profit`` from the latest tick."""
+        ...
+
+    def margin(self, positions: Iterable[Position], leverage: int, hedging: bool) -> float:
+        """The margin used by ``positions`` in the account currency."""
+        ...
+
+
+class StateMirror:
+    """Account, positions, orders and deals keyed by ticket (positions by position id).
+
+    Args:
+        emit: receives every event the mirror produces.
+
+    Read views (``positions``, ``orders``, ``history_orders``, ``deals``) are read-only mappings that
+    follow the mirror; :attr:`account` and :meth:`valued_positions` compute the derived values on read.
+    """
+
+    def __init__(self, emit: Callable[[Event], None] | None = None) -> None:
+        self._emit = emit or (lambda event: None)
+        self.valuation: Valuation | None = None
+        self.login = 0
+        self._body: AccountBody | None = None
+        self._money: dict[str, float] = dict.fromkeys(_MONEY, 0.0)
+        self._positions: dict[int, Position] = {}
+        self._orders: dict[int, Order] = {}
+        self._history_orders: dict[int, Order] = {}
+        self._deals: dict[int, Deal] = {}
+        self._log: dict[int, list[OrderEvent]] = {}
+        self._held: list[tuple[str, Any]] | None = None
+        self.positions: Mapping[int, Position] = MappingProxyType(self._positions)
+        self.orders: Mapping[int, Order] = MappingProxyType(self._orders)
+        self.history_orders: Mapping[int, Order] = MappingProxyType(self._history_orders)
+        self.deals: Mapping[int, Deal] = MappingProxyType(self._deals)
+
+    def __repr__(self) -> str:
+        return (f"<StateMirror login={self.login} positions={len(self._positions)} orders={len(self._orders)} "
+                f"deals={len(self._deals)}>")
+
+    # --- read views -----------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """True once an account snapshot was loaded."""
+        return self._body is not None
+
+    @property
+    def body(self) -> AccountBody | None:
+        """The last account body (command 3 or push 14), with the group trade settings."""
+        return self._body
+
+    @property
+    def account(self) -> AccountInfo | None:
+        """The account with equity, margin and profit computed from the latest ticks (None before login)."""
+        if self._body is None:
+            return None
+        return self._account_info(self._body, self.valued_positions())
+
+    def valued_positions(self) -> list[Position]:
+        """Open positions with ``price_current`` and ``profit`` recomputed from the latest ticks."""
+        valuation = self.valuation
+        if valuation is None:
+            return list(self._positions.values())
+        return [valuation.revalue(p) for p in self._positions.values()]
+
+    def order_log(self, ticket: int) -> tuple[OrderEvent, ...]:
+        """The lifecycle of one order, oldest first."""
+        return tuple(self._log.get(ticket, ()))
+
+    def _account_info(self, body: AccountBody, positions: list[Position]) -> AccountInfo:
+        main = body.main
+        money = self._money
+        profit = sum((p.profit for p in positions), 0.0)
+        equity = money["balance"] + money["credit"] + profit + sum((p.swap + p.commission for p in positions), 0.0)
+        leverage = int(main["margin_leverage"])
+        hedging = int(main["margin_mode"]) == 2
+        margin = self.valuation.margin(positions, leverage, hedging) if self.valuation and positions else 0.0
+        free_base = equity - max(profit, 0.0) if main["margin_free_profit_mode"] else equity
+        digits = int(main["currency_digits"]) or 2
+        rights = int(main["rights"])
+        return AccountInfo(
+            login=self.login, trade_mode=int(main["account_type"]), name=str(main["account_name"]),
+            server=str(main["server_name"]), company=str(main["company"]), currency=str(main["account_currency"]),
+            currency_digits=digits, leverage=leverage, balance=money["balance"], credit=money["credit"],
+            profit=round(profit, digits), equity=round(equity, digits), margin=round(margin, digits),
+            margin_free=round(free_base - margin, digits),
+            margin_level=round(equity / margin * 100.0, 2) if margin else 0.0,
+            margin_so_call=float(main["margin_so_call"]), margin_so_so=float(main["margin_so_so"]),
+            margin_so_mode=int(main["margin_so_mode"]), margin_mode=int(main["margin_mode"]),
+            margin_free_mode=int(main["margin_free_mode"]), rights=rights,
+            trade_allowed=not rights & (4 | 8 | 512), server_build=int(main["server_build"]),
+            server_time_offset=int(main["timezone_shift"]) + 3600 * int(main["daylightmode"]),
+            commission_daily=money["commission_daily"], commission_monthly=money["commission_monthly"],
+            acc_profit=money["acc_profit"], symbols_count=body.symbols_count, otp_status=int(main["otp_status"]),
+        )
+
+    # --- snapshots ------------------------------------------------------------------------------
+
+    def hold(self) -> None:
+        """Hold back pushes until :meth:`release` (a snapshot is being loaded)."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """Apply the pushes held back since :meth:`hold`, in arrival order."""
+        held, self._held = self._held or [], None
+        for kind, payload in held:
+            if kind == "account":
+                self.apply_account(payload)
+            else:
+                self.apply_trade_update(payload)
+
+    def drop_held(self) -> None:
+        """Forget the pushes held back (the snapshot failed; a new one will be loaded)."""
+        self._held = None
+
+    def reset(self, login: int, body: AccountBody, positions: Iterable[Mapping[str, Any]],
+              orders: Iterable[Mapping[str, Any]]) -> None:
+        """Install snapshots (account, open positions, active orders); emit events for what differs."""
+        self.login = login
+        self._set_account(body)
+        new_positions = {p.ticket: p for p in map(Position.from_wire, positions)}
+        for ticket, old in list(self._positions.items()):
+            if ticket not in new_positions:
+                del self._positions[ticket]
+                self._emit(TradeTransaction(_T.POSITION, position=dataclasses.replace(old, volume=0.0, volume_wire=0)))
+        for ticket, pos in new_positions.items():
+            if self._positions.get(ticket) != pos:
+                self._positions[ticket] = pos
+                self._emit(TradeTransaction(_T.POSITION, position=pos))
+        new_orders = {o.ticket: o for o in map(Order.from_wire, orders)}
+        for ticket, old_order in list(self._orders.items()):
+            if ticket not in new_orders:
+                del self._orders[ticket]
+                self._emit(TradeTransaction(_T.ORDER_DELETE, order=old_order))
+                self._lifecycle(old_order, old_order, history=False, removed=True)
+        for ticket, order in new_orders.items():
+            previous = self._orders.get(ticket)
+            if previous != order:
+                self._orders[ticket] = order
+                self._emit(TradeTransaction(_T.ORDER_UPDATE if previous else _T.ORDER_ADD, order=order))
+                self._lifecycle(order, previous, history=False)
+
+    def add_history(self, deals: Iterable[Mapping[str, Any]], orders: Iterable[Mapping[str, Any]]) -> None:
+        """Merge a history answer (command 5) into the deals and history orders, without events."""
+        for deal in map(Deal.from_wire, deals):
+            self._deals.setdefault(deal.ticket, deal)
+        for order in map(Order.from_wire, orders):
+            self._history_orders.setdefault(order.ticket, order)
+
+    # --- pushes ---------------------------------------------------------------------------------
+
+    def apply_account(self, body: AccountBody) -> None:
+        """Push 14: replace the account."""
+        if self._held is not None:
+            self._held.append(("account", body))
+            return
+        self._set_account(body)
+
+    def _set_account(self, body: AccountBody) -> None:
+        before = self._account_info(self._body, []) if self._body is not None else None
+        self._body = body
+        main = body.main
+        for name in _MONEY:
+            self._money[name] = float(main[name])
+        self._account_changed(before)
+
+    def _account_changed(self, before: AccountInfo | None) -> None:
+        assert self._body is not None
+        after = self._account_info(self._body, [])
+        if before is None:
+            changed = frozenset(f.name for f in dataclasses.fields(AccountInfo))
+        else:
+            changed = frozenset(f.name for f in dataclasses.fields(AccountInfo)
+                                if getattr(before, f.name) != getattr(after, f.name))
+        if changed:
+            self._emit(AccountUpdate(self.account or after, changed))
+
+    def apply_trade_update(self, updates: list[OrderUpdate | DealUpdate]) -> None:
+        """Push 10: apply every record as SPEC §8.9 says."""
+        if self._held is not None:
+            self._held.append(("trade", updates))
+            return
+        for update in updates:
+            if isinstance(update, OrderUpdate):
+                self._apply_order(update)
+            else:
+                self._apply_deal(update)
+
+    def _apply_order(self, u: OrderUpdate) -> None:
+        order = Order.from_wire(u.order)
+        history = u.flag_mask == 1
+        kind = _ORDER_KIND.get((1 if history else 0, u.transaction_type))
+        if kind is None:
+            return
+        table = self._history_orders if history else self._orders
+        previous = table.get(order.ticket)
+        if u.transaction_type == 2:
+            if table.pop(order.ticket, None) is None:
+                return
+            self._emit(TradeTransaction(kind, order=order))
+            if not history:
+                self._lifecycle(order, previous, history=False, removed=True)
+            return
+        if history and u.transaction_type == 0 and previous is not None:
+            return  # "add to history unless already present"
+        if previous == order:
+            return
+        table[order.ticket] = order
+        self._emit(TradeTransaction(kind, order=order))
+        self._lifecycle(order, previous, history=history)
+
+    def _lifecycle(self, order: Order, previous: Order | None, *, history: bool, removed: bool = False) -> None:
+        log = self._log.setdefault(order.ticket, [])
+        last_state = log[-1].state if log else None
+        if not removed and last_state == order.state and previous is not None:
+            return
+        if removed and log and log[-1].removed:
+            return
+        event = OrderEvent(order.ticket, order.state, last_state, order, history, removed)
+        log.append(event)
+        self._emit(event)
+
+    def _apply_deal(self, u: DealUpdate) -> None:
+        if u.transaction_type == 0:
+            before = self._account_info(self._body, []) if self._body is not None else None
+            self._money.update(balance=u.balance, credit=u.credit, acc_profit=u.acc_profit,
+                               commission_daily=u.commission_daily, commission_monthly=u.commission_monthly)
+            if self._body is not None:
+                self._account_changed(before)
+        if u.position.get("trade_symbol") or u.deal.get("trade_symbol"):
+            for record in (u.position, *u.positions):
+                if not self._apply_position(record):
+                    return  # an unknown position closed: skip the rest of this record (SPEC §8.9)
+        for record in (u.deal, *u.deals):
+            self._apply_deal_record(record, u.transaction_type)
+
+    def _apply_position(self, record: Mapping[str, Any]) -> bool:
+        pos = Position.from_wire(record)
+        ticket = pos.ticket
+        if not ticket:
+            ticket = next((t for t, p in self._positions.items() if p.symbol == pos.symbol), 0)
+        existing = self._positions.get(ticket) if ticket else None
+        if existing is None:
+            if pos.volume_wire <= 0:
+                return False
+            self._positions[pos.ticket] = pos
+            self._emit(TradeTransaction(_T.POSITION, position=pos))
+            return True
+        if pos.volume_wire > 0:
+            if existing != pos:
+                if ticket != pos.ticket:
+                    del self._positions[ticket]
+                self._positions[pos.ticket] = pos
+                self._emit(TradeTransaction(_T.POSITION, position=pos))
+        else:
+            del self._positions[ticket]
+            self._emit(TradeTransaction(_T.POSITION, position=pos))
+        return True
+
+    def _apply_deal_record(self, record: Mapping[str, Any], transaction_type: int) -> None:
+        if not record.get("deal"):
+            return
+        deal = Deal.from_wire(record)
+        if transaction_type == 0:
+            if deal.ticket in self._deals:
+                return  # duplicate
+        elif transaction_type == 1:
+            if self._deals.get(deal.ticket) == deal:
+                return
+        elif transaction_type == 2:
+            if self._deals.pop(deal.ticket, None) is None:
+                return
+            self._emit(TradeTransaction(_T.DEAL_DELETE, deal=deal))
+            return
+        else:
+            return
+        self._deals[deal.ticket] = deal
+        self._emit(TradeTransaction(_DEAL_KIND[transaction_type], deal=deal))

@@ -1,0 +1,472 @@
+"""Typed values of the client API: frozen, slotted dataclasses built from decoded wire records.
+
+Units everywhere: volumes are lots (``float``), prices are plain floats, money is in the account currency.
+Times come twice: a timezone-aware UTC :class:`~datetime.datetime` (``time``) and integer Unix milliseconds
+(``time_msc``), like the ``MetaTrader5`` package. Every value is immutable; the client replaces objects on
+change, so a reference held by user code is a consistent snapshot.
+
+:class:`Event` is the root of everything delivered to :meth:`MT5Client.on` callbacks; :class:`Tick`,
+:class:`BookUpdate` and :class:`TradeResult` are events as well as values (the others live in
+:mod:`pymt5_core.events`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Any, NewType
+
+from pymt5_core.wire.codec import wire_to_lots
+
+__all__ = [
+    "AccountInfo",
+    "BookLevel",
+    "BookUpdate",
+    "Deal",
+    "Event",
+    "Login",
+    "Order",
+    "Position",
+    "RequestAction",
+    "SymbolInfo",
+    "Tick",
+    "Ticket",
+    "TradeRequest",
+    "TradeResult",
+    "ms_to_datetime",
+]
+
+#: A position, order or deal ticket.
+Ticket = NewType("Ticket", int)
+#: An account number.
+Login = NewType("Login", int)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    """Convert Unix milliseconds to a timezone-aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000.0, UTC)
+
+
+class Event:
+    """Root of every event type delivered by :meth:`MT5Client.on`."""
+
+    __slots__ = ()
+
+
+# --- market data -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tick(Event):
+    """The merged quote of a symbol after one tick (SPEC §9.1).
+
+    Attributes:
+        symbol: symbol name.
+        time_msc: Unix milliseconds of the tick.
+        bid, ask, last: current prices (0.0 when never quoted).
+        volume: tick volume in lots.
+        flags: which values this tick updated (bits 1 bid, 2 ask, 4 last, 8 volume).
+        delayed: True for a delayed quote.
+    """
+
+    symbol: str
+    time_msc: int
+    bid: float
+    ask: float
+    last: float
+    volume: float
+    flags: int
+    delayed: bool = False
+
+    @property
+    def time(self) -> datetime:
+        """The tick time as a UTC datetime."""
+        return ms_to_datetime(self.time_msc)
+
+
+@dataclass(frozen=True, slots=True)
+class BookLevel:
+    """One price level of the depth of market."""
+
+    price: float
+    volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdate(Event):
+    """The full depth of market of a symbol after an update (SPEC §9.4); both sides by descending price."""
+
+    symbol: str
+    time_msc: int
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+
+    @property
+    def best_bid(self) -> float | None:
+        """Highest bid price, None when the buy side is empty."""
+        return self.bids[0].price if self.bids else None
+
+    @property
+    def best_ask(self) -> float | None:
+        """Lowest ask price, None when the sell side is empty."""
+        return self.asks[-1].price if self.asks else None
+
+
+# --- configuration ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolInfo:
+    """A symbol's configuration. Fields after ``calc_mode`` need the full configuration (``full`` True).
+
+    Trade settings are the effective ones: the symbol's own, overridden by the account's group settings
+    (SPEC §9.7). Volumes are lots; ``stops_level``/``freeze_level`` are points. ``bid``/``ask``/``last``
+    and ``time_msc`` are the latest merged tick when the object was made (0 when none yet).
+    """
+
+    name: str
+    symbol_id: int
+    description: str
+    path: str
+    digits: int
+    calc_mode: int
+    basis: str = ""
+    sector: int = 0
+    full: bool = False
+    point: float = 0.0
+    currency_base: str = ""
+    currency_profit: str = ""
+    currency_margin: str = ""
+    contract_size: float = 0.0
+    tick_size: float = 0.0
+    tick_value: float = 0.0
+    trade_mode: int = 0
+    exec_mode: int = 0
+    filling_flags: int = 0
+    expiration_flags: int = 0
+    order_flags: int = 0
+    stops_level: int = 0
+    freeze_level: int = 0
+    volume_min: float = 0.0
+    volume_max: float = 0.0
+    volume_step: float = 0.0
+    volume_limit: float = 0.0
+    instant_volume: float = 0.0
+    instant_timeout: int = 0
+    margin_initial: float = 0.0
+    margin_maintenance: float = 0.0
+    margin_hedged: float = 0.0
+    margin_rates_initial: tuple[float, ...] = ()
+    margin_rates_maintenance: tuple[float, ...] = ()
+    margin_flags: int = 0
+    swap_mode: int = 0
+    swap_long: float = 0.0
+    swap_short: float = 0.0
+    swap_rollover3days: int = 0
+    spread: int = 0
+    spread_diff: int = 0
+    spread_diff_balance: int = 0
+    ticks_flags: int = 0
+    book_depth: int = 0
+    chart_mode: int = 0
+    gtc_mode: int = 0
+    face_value: float = 0.0
+    isin: str = ""
+    exchange: str = ""
+    category: str = ""
+    time_start: int = 0
+    time_expiration: int = 0
+    bid: float = 0.0
+    ask: float = 0.0
+    last: float = 0.0
+    time_msc: int = 0
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+    @property
+    def negative_prices(self) -> bool:
+        """True when the symbol allows negative prices (``ticks_flags`` bit 8)."""
+        return bool(self.ticks_flags & 8)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """Account state: server fields plus values computed from positions and ticks (SPEC §10.2).
+
+    ``profit``, ``equity``, ``margin``, ``margin_free`` and ``margin_level`` are computed by the client
+    from the open positions, the latest ticks and the symbols' margin settings.
+    """
+
+    login: int
+    trade_mode: int
+    name: str
+    server: str
+    company: str
+    currency: str
+    currency_digits: int
+    leverage: int
+    balance: float
+    credit: float
+    profit: float
+    equity: float
+    margin: float
+    margin_free: float
+    margin_level: float
+    margin_so_call: float
+    margin_so_so: float
+    margin_so_mode: int
+    margin_mode: int
+    margin_free_mode: int
+    rights: int
+    trade_allowed: bool
+    server_build: int
+    server_time_offset: int
+    commission_daily: float
+    commission_monthly: float
+    acc_profit: float
+    symbols_count: int
+    otp_status: int = 0
+
+    @property
+    def hedging(self) -> bool:
+        """True on a retail hedging account (``margin_mode`` 2)."""
+        return self.margin_mode == 2
+
+
+# --- trading records --------------------------------------------------------------------------------
+
+
+def _ms(seconds: int, millis: int) -> int:
+    return int(seconds) * 1000 + int(millis)
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """An open position (SPEC §6.4). ``profit`` and ``price_current`` are recomputed from ticks."""
+
+    ticket: int
+    symbol: str
+    type: int
+    volume: float
+    price_open: float
+    sl: float
+    tp: float
+    profit: float
+    price_current: float
+    swap: float
+    time: datetime
+    time_msc: int
+    magic: int
+    comment: str
+    identifier: int
+    time_update: datetime = _EPOCH
+    time_update_msc: int = 0
+    commission: float = 0.0
+    reason: int = 0
+    external_id: str = ""
+    order: int = 0
+    digits: int = 0
+    contract_size: float = 0.0
+    volume_wire: int = 0
+
+    @classmethod
+    def from_wire(cls, r: Mapping[str, Any]) -> Position:
+        """Build from a decoded Position record."""
+        created = _ms(r["time_create"], r["time_create_ms"])
+        updated = _ms(r["time_update"], r["time_update_ms"])
+        return cls(
+            ticket=int(r["position_id"]), symbol=str(r["trade_symbol"]), type=int(r["trade_action"]),
+            volume=wire_to_lots(int(r["trade_volume"])), price_open=float(r["price_open"]), sl=float(r["sl"]),
+            tp=float(r["tp"]), profit=float(r["profit"]), price_current=float(r["price_close"]),
+            swap=float(r["storage"]), time=ms_to_datetime(created), time_msc=created, magic=int(r["expert"]),
+            comment=str(r["comment"]), identifier=int(r["position_id"]), time_update=ms_to_datetime(updated),
+            time_update_msc=updated, commission=float(r["commission"]), reason=int(r["trade_reason"]),
+            external_id=str(r["external_id"]), order=int(r["trade_order"]), digits=int(r["digits"]),
+            contract_size=float(r["contract_size"]), volume_wire=int(r["trade_volume"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A pending or historical order (SPEC §6.4). ``price_open`` is the order price (stop price of a
+    stop-limit order) and ``price_stoplimit`` the limit price placed on activation."""
+
+    ticket: int
+    symbol: str
+    type: int
+    state: int
+    volume_initial: float
+    volume_current: float
+    price_open: float
+    price_stoplimit: float
+    price_current: float
+    sl: float
+    tp: float
+    time_setup: datetime
+    time_setup_msc: int
+    time_done: datetime | None
+    time_done_msc: int
+    time_expiration: int
+    type_filling: int
+    type_time: int
+    reason: int
+    magic: int
+    position_id: int
+    comment: str
+    external_id: str = ""
+    digits: int = 0
+    volume_wire: int = 0
+
+    @classmethod
+    def from_wire(cls, r: Mapping[str, Any]) -> Order:
+        """Build from a decoded Order record."""
+        setup = _ms(r["time_setup"], r["time_setup_ms"])
+        done = _ms(r["time_done"], r["time_done_ms"]) if r["time_done"] else 0
+        return cls(
+            ticket=int(r["trade_order"]), symbol=str(r["trade_symbol"]), type=int(r["order_type"]),
+            state=int(r["order_state"]), volume_initial=wire_to_lots(int(r["volume_initial"])),
+            volume_current=wire_to_lots(int(r["volume_current"])), price_open=float(r["price_order"]),
+            price_stoplimit=float(r["price_trigger"]), price_current=float(r["price_current"]),
+            sl=float(r["price_sl"]), tp=float(r["price_tp"]), time_setup=ms_to_datetime(setup),
+            time_setup_msc=setup, time_done=ms_to_datetime(done) if done else None, time_done_msc=done,
+            time_expiration=int(r["time_expiration"]), type_filling=int(r["type_filling"]),
+            type_time=int(r["type_time"]), reason=int(r["type_reason"]), magic=int(r["expert"]),
+            position_id=int(r["position_id"]), comment=str(r["comment"]), external_id=str(r["order_id"]),
+            digits=int(r["digits"]), volume_wire=int(r["volume_initial"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    """A deal of the trade history (SPEC §6.4). For balance-type deals ``profit`` is the amount."""
+
+    ticket: int
+    order: int
+    symbol: str
+    type: int
+    entry: int
+    volume: float
+    price: float
+    profit: float
+    commission: float
+    swap: float
+    fee: float
+    magic: int
+    position_id: int
+    comment: str
+    time: datetime
+    time_msc: int
+    reason: int
+    external_id: str = ""
+
+    @classmethod
+    def from_wire(cls, r: Mapping[str, Any]) -> Deal:
+        """Build from a decoded Deal record."""
+        created = _ms(r["time_create"], r["time_create_ms"])
+        return cls(
+            ticket=int(r["deal"]), order=int(r["trade_order"]), symbol=str(r["trade_symbol"]),
+            type=int(r["trade_action"]), entry=int(r["entry"]), volume=wire_to_lots(int(r["trade_volume"])),
+            price=float(r["price_open"]), profit=float(r["profit"]), commission=float(r["commission"]),
+            swap=float(r["storage"]), fee=float(r["commission_fee"]), magic=int(r["expert"]),
+            position_id=int(r["position_id"]), comment=str(r["comment"]), time=ms_to_datetime(created),
+            time_msc=created, reason=int(r["trade_reason"]), external_id=str(r["deal_id"]),
+        )
+
+
+# --- trade requests ---------------------------------------------------------------------------------
+
+
+class RequestAction(IntEnum):
+    """What a :class:`TradeRequest` asks for; values match ``MetaTrader5.TRADE_ACTION_*``.
+
+    The wire action (instant, market, exchange, request execution, ...) is chosen from the symbol's
+    execution mode when the request is built (SPEC §8.3).
+    """
+
+    DEAL = 1
+    PENDING = 5
+    SLTP = 6
+    MODIFY = 7
+    REMOVE = 8
+    CLOSE_BY = 10
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRequest:
+    """A trade request in the terms of ``MetaTrader5.order_send``.
+
+    Attributes:
+        action: what to do (see :class:`RequestAction`).
+        symbol: symbol name (may be empty for MODIFY/REMOVE/SLTP/CLOSE_BY: taken from the ticket).
+        volume: lots (DEAL, PENDING; for a close, the part to close, default the whole position).
+        type: order type (:class:`~pymt5_core.wire.enums.OrderType` value).
+        price: order price (PENDING, MODIFY); for DEAL the expected price in instant/request execution
+            (default: the current ask/bid).
+        stoplimit: limit price of stop-limit orders.
+        sl, tp: stop levels, 0 = none.
+        deviation: maximal deviation in points (instant execution).
+        type_filling: filling (:class:`~pymt5_core.wire.enums.OrderFilling`), None = the symbol's preference.
+        type_time: expiration kind (:class:`~pymt5_core.wire.enums.OrderTime`).
+        expiration: Unix seconds for ``type_time`` 2/3, else 0.
+        comment: at most 31 characters are kept.
+        position: position ticket (close with DEAL, SLTP, CLOSE_BY).
+        position_by: opposite position ticket (CLOSE_BY).
+        order: order ticket (MODIFY, REMOVE).
+        magic: kept for compatibility; the protocol has no field for it (SPEC §8.7).
+    """
+
+    action: RequestAction | int
+    symbol: str = ""
+    volume: float = 0.0
+    type: int = 0
+    price: float = 0.0
+    stoplimit: float = 0.0
+    sl: float = 0.0
+    tp: float = 0.0
+    deviation: int = 10
+    type_filling: int | None = None
+    type_time: int = 0
+    expiration: int = 0
+    comment: str = ""
+    position: int = 0
+    position_by: int = 0
+    order: int = 0
+    magic: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TradeResult(Event):
+    """The outcome of a trade request (push 19, or the immediate status of command 12).
+
+    Attributes:
+        retcode: trade return code (SPEC §7.16).
+        deal, order: tickets created by the request (0 if none).
+        volume: executed volume in lots; price: execution price; bid/ask/last: current quotes.
+        comment: the server's comment.
+        request_id: the request's ``action_id``.
+        request: the request as the user gave it (None for results of requests of another session).
+        final: False for intermediate results (10002, 10003, 10028).
+        reconciled: True when the outcome was settled from server state after a reconnect.
+    """
+
+    retcode: int
+    deal: int = 0
+    order: int = 0
+    volume: float = 0.0
+    price: float = 0.0
+    bid: float = 0.0
+    ask: float = 0.0
+    comment: str = ""
+    request_id: int = 0
+    request: TradeRequest | None = None
+    last: float = 0.0
+    final: bool = True
+    reconciled: bool = False
+
+    @property
+    def success(self) -> bool:
+        """True for 10008, 10009, 10010 and 11001."""
+        return self.retcode in (10008, 10009, 10010, 11001)

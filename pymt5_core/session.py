@@ -1,0 +1,849 @@
+"""The session: a sans-I/O core (correlation, keep-alive, state table) and a thin asyncio shell over websockets.
+
+Layers, from the bottom:
+
+* :class:`~pymt5_core.wire.frames.ClientConnection` (wire) encrypts requests and decrypts frames.
+* :class:`RequestQueues` correlates answers with requests exactly as SPEC §2.9 says: one FIFO queue per
+  command id, at most one request of a command in flight, any frame of command N completes the in-flight
+  request of N. :class:`KeepAlive` decides when a link is dead (SPEC §2.10). :data:`TRANSITIONS` is the
+  table of allowed :class:`~pymt5_core.events.SessionState` transitions. None of these do I/O.
+* :class:`Link` is one WebSocket: one reader task, one writer task (the only write path), request timers
+  and the keep-alive task. When it closes, every waiting caller gets :class:`ConnectionLost` (with
+  ``outcome_unknown=True`` for a trade request that was transmitted).
+* :class:`Session` owns the credentials and the state machine: connect, bootstrap, login, keep-alive and
+  automatic reconnect (SPEC §2.11) with a pure backoff generator. After every (re)login it runs the
+  ``on_login`` hook (the client's start-up sequence) before it reports READY. It never re-sends anything
+  itself: requests lost with a link fail with :class:`ConnectionLost`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import platform
+import ssl as ssl_module
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+from pymt5_core.backoff import backoff
+from pymt5_core.errors import (
+    AuthError,
+    ConnectionLost,
+    InvalidRequest,
+    NotConnected,
+    ProtocolError,
+    RequestTimeout,
+    ServerError,
+    TradeServerUnavailable,
+    server_error_for_code,
+)
+from pymt5_core.events import ConnectionState, SessionState
+from pymt5_core.wire.enums import NO_TIMEOUT_COMMANDS, Command
+from pymt5_core.wire.frames import ClientConnection, ResponseFrame
+from pymt5_core.wire.messages import build_login_request, client_id, read_login_response
+
+__all__ = [
+    "TRANSITIONS",
+    "Connector",
+    "KeepAlive",
+    "Link",
+    "PendingRequest",
+    "RequestQueues",
+    "Session",
+    "Transport",
+    "default_origin",
+    "make_ssl_context",
+    "websocket_connector",
+]
+
+W = TypeVar("W")
+_S = SessionState
+
+#: Allowed transitions of the session state machine (anything else is a bug and raises).
+TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
+    _S.DISCONNECTED: frozenset({_S.CONNECTING, _S.CLOSED}),
+    _S.CONNECTING: frozenset({_S.CONNECTED, _S.DISCONNECTED, _S.CLOSED}),
+    _S.CONNECTED: frozenset({_S.LOGGING_IN, _S.DISCONNECTED, _S.CLOSED}),
+    _S.LOGGING_IN: frozenset({_S.SYNCING, _S.CONNECTED, _S.DISCONNECTED, _S.CLOSED}),
+    _S.SYNCING: frozenset({_S.READY, _S.RECONNECTING, _S.DISCONNECTED, _S.CLOSED}),
+    _S.READY: frozenset({_S.RECONNECTING, _S.DISCONNECTED, _S.CLOSED}),
+    _S.RECONNECTING: frozenset({_S.SYNCING, _S.DISCONNECTED, _S.CLOSED}),
+    _S.CLOSED: frozenset({_S.CONNECTING}),
+}
+
+#: Login frame codes after which the whole procedure is retried (SPEC §2.11).
+RETRYABLE_LOGIN_CODES = frozenset({2, 100})
+_DEFAULT = object()
+
+
+# --- sans-I/O core ----------------------------------------------------------------------------------
+
+
+@dataclass(eq=False, slots=True)
+class PendingRequest(Generic[W]):
+    """One request in a command queue: its encrypted message and whatever the shell waits on."""
+
+    command: int
+    message: bytes
+    waiter: W
+    sent: bool = False
+
+
+class RequestQueues(Generic[W]):
+    """Per-command FIFO queues with at most one request in flight per command id (SPEC §2.9)."""
+
+    __slots__ = ("_queues",)
+
+    def __init__(self) -> None:
+        self._queues: dict[int, deque[PendingRequest[W]]] = {}
+
+    def submit(self, command: int, message: bytes, waiter: W) -> tuple[PendingRequest[W], bool]:
+        """Queue a request; the flag tells whether it must be transmitted now."""
+        queue = self._queues.setdefault(command, deque())
+        request = PendingRequest(command, message, waiter)
+        queue.append(request)
+        if len(queue) == 1:
+            request.sent = True
+            return request, True
+        return request, False
+
+    def in_flight(self, command: int) -> PendingRequest[W] | None:
+        """The request of ``command`` currently awaiting its answer."""
+        queue = self._queues.get(command)
+        return queue[0] if queue else None
+
+    def complete(self, command: int) -> tuple[PendingRequest[W] | None, PendingRequest[W] | None]:
+        """A frame of ``command`` arrived: return ``(completed request, next request to transmit)``."""
+        queue = self._queues.get(command)
+        if not queue:
+            return None, None
+        done = queue.popleft()
+        return done, self._advance(queue)
+
+    def remove(self, request: PendingRequest[W]) -> PendingRequest[W] | None:
+        """Drop a request (timeout); if it was in flight, return the next one to transmit."""
+        queue = self._queues.get(request.command)
+        if not queue or request not in queue:
+            return None
+        if queue[0] is request:
+            queue.popleft()
+            return self._advance(queue)
+        queue.remove(request)
+        return None
+
+    def drain(self) -> list[PendingRequest[W]]:
+        """Remove and return every request, in flight or queued (the link closed)."""
+        out = [r for q in self._queues.values() for r in q]
+        self._queues.clear()
+        return out
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    @staticmethod
+    def _advance(queue: deque[PendingRequest[W]]) -> PendingRequest[W] | None:
+        if not queue:
+            return None
+        queue[0].sent = True
+        return queue[0]
+
+
+class KeepAlive:
+    """Dead-link detection of SPEC §2.10, fed with timestamps; it never sleeps or sends."""
+
+    __slots__ = ("_sent", "dead_after", "last_answer", "latency")
+
+    def __init__(self, dead_after: float = 15.0) -> None:
+        self.dead_after = dead_after
+        self.last_answer: float | None = None
+        self.latency: float | None = None
+        self._sent: deque[float] = deque()
+
+    @property
+    def outstanding(self) -> int:
+        """Pings sent and not answered yet."""
+        return len(self._sent)
+
+    def is_dead(self, now: float) -> bool:
+        """True when a ping is unanswered and the last answer is older than ``dead_after``.
+
+        Never true before the first answer, as in the official client.
+        """
+        return bool(self._sent) and self.last_answer is not None and now - self.last_answer > self.dead_after
+
+    def sent(self, now: float) -> None:
+        """A ping was issued at ``now``."""
+        self._sent.append(now)
+
+    def answered(self, now: float) -> None:
+        """The oldest outstanding ping was answered at ``now``; updates :attr:`latency`."""
+        if self._sent:
+            self.latency = now - self._sent.popleft()
+        self.last_answer = now
+
+    def failed(self) -> None:
+        """The oldest outstanding ping failed (timeout)."""
+        if self._sent:
+            self._sent.popleft()
+
+
+# --- transport --------------------------------------------------------------------------------------
+
+
+class Transport(Protocol):
+    """What the session needs from a WebSocket (websockets' client connection satisfies it)."""
+
+    async def send(self, message: bytes) -> None: ...
+
+    async def recv(self) -> bytes | str: ...
+
+    async def close(self) -> None: ...
+
+
+#: Opens a new transport to the endpoint.
+Connector = Callable[[], Awaitable[Transport]]
+
+
+def default_origin(url: str) -> str:
+    """The ``Origin`` a browser would send for a page on the endpoint's host (SPEC §2.1)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"https://{host}"
+
+
+def make_ssl_context(
+    url: str, ssl: ssl_module.SSLContext | None = None, verify_tls: bool = True, ca_file: str | None = None
+) -> ssl_module.SSLContext | None:
+    """The TLS context for ``url``: None for ``ws://``; verification on unless explicitly disabled.
+
+    Raises:
+        InvalidRequest: TLS options given for a ``ws://`` URL.
+    """
+    if urlsplit(url).scheme != "wss":
+        if ssl is not None or ca_file is not None:
+            raise InvalidRequest("TLS options need a wss:// URL")
+        return None
+    if ssl is not None:
+        return ssl
+    context = ssl_module.create_default_context(cafile=ca_file)
+    if not verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl_module.CERT_NONE
+    return context
+
+
+def websocket_connector(
+    url: str, *, origin: str, ssl: ssl_module.SSLContext | None, open_timeout: float
+) -> Connector:
+    """A :data:`Connector` using ``websockets``: binary frames, no compression, no WebSocket pings."""
+
+    async def connect() -> Transport:
+        from websockets.asyncio.client import connect as ws_connect
+        from websockets.typing import Origin
+
+        kwargs: dict[str, Any] = {}
+        if ssl is not None:
+            kwargs["ssl"] = ssl
+        conn = await ws_connect(
+            url,
+            origin=Origin(origin),
+            compression=None,
+            ping_interval=None,  # keep-alive is command 51 (SPEC §2.10)
+            ping_timeout=None,
+            open_timeout=open_timeout,
+            close_timeout=2.0,
+            max_size=2**31 - 1,  # bar pages are tens of megabytes
+            max_queue=1024,
+            user_agent_header=f"pymt5-core Python/{platform.python_version()}",
+            **kwargs,
+        )
+        return conn
+
+    return connect
+
+
+# --- one WebSocket ----------------------------------------------------------------------------------
+
+
+class Link:
+    """One WebSocket connection: bootstrap, requests, reader, writer and keep-alive tasks.
+
+    Args:
+        transport: an open transport.
+        token: the token of the previous connection (zeros on a first connection).
+        dispatch: called with every decoded frame, after the in-flight request of its command is completed.
+        on_closed: called once when the link closes, with the reason.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        token: bytes | None,
+        dispatch: Callable[[ResponseFrame], None],
+        on_closed: Callable[[Link, str], None],
+        logger: logging.Logger,
+    ) -> None:
+        self.conn = ClientConnection() if token is None else ClientConnection(token=token)
+        self._transport = transport
+        self._dispatch = dispatch
+        self._on_closed = on_closed
+        self._log = logger
+        self._queues: RequestQueues[asyncio.Future[ResponseFrame]] = RequestQueues()
+        self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.keepalive: KeepAlive | None = None
+        self.closed = False
+        self.close_reason = ""
+        self._loop = asyncio.get_running_loop()
+
+    def start(self) -> None:
+        """Start the reader and writer tasks."""
+        self._tasks.append(self._loop.create_task(self._read_loop(), name="mt5-reader"))
+        self._tasks.append(self._loop.create_task(self._write_loop(), name="mt5-writer"))
+
+    async def bootstrap(self, timeout: float) -> None:
+        """Run the bootstrap exchange (SPEC §2.6); the session key is installed on its answer.
+
+        Raises:
+            ProtocolError: the bootstrap was refused.
+            ConnectionLost, RequestTimeout: the link failed.
+        """
+        frame = await self._submit(Command.BOOTSTRAP, self.conn.bootstrap(), timeout)
+        if frame.code or not self.conn.ready:
+            raise ProtocolError(f"bootstrap refused with code {frame.code}")
+
+    async def request(self, command: int, payload: bytes = b"", timeout: float | None = 30.0) -> ResponseFrame:
+        """Send one request and wait for the frame that completes it.
+
+        Raises:
+            ConnectionLost: the link closed first. RequestTimeout: no answer in time.
+        """
+        if self.closed:
+            raise ConnectionLost(f"connection closed ({self.close_reason}) before {_name(command)} was sent")
+        return await self._submit(command, self.conn.request(command, payload), timeout)
+
+    async def _submit(self, command: int, message: bytes, timeout: float | None) -> ResponseFrame:
+        future: asyncio.Future[ResponseFrame] = self._loop.create_future()
+        request, now = self._queues.submit(command, message, future)
+        if now:
+            self._outbox.put_nowait(message)
+        timer = self._loop.call_later(timeout, self._expire, request) if timeout is not None else None
+        try:
+            return await future
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _expire(self, request: PendingRequest[asyncio.Future[ResponseFrame]]) -> None:
+        following = self._queues.remove(request)
+        if not request.waiter.done():
+            request.waiter.set_exception(RequestTimeout(f"no answer to {_name(request.command)} in time"))
+        if following is not None:
+            self._outbox.put_nowait(following.message)
+
+    def _on_frame(self, frame: ResponseFrame) -> None:
+        done, following = self._queues.complete(frame.command)
+        if done is not None and not done.waiter.done():
+            done.waiter.set_result(frame)
+        if following is not None:
+            self._outbox.put_nowait(following.message)
+        self._dispatch(frame)
+
+    async def _read_loop(self) -> None:
+        reason = "connection closed by the server"
+        try:
+            while True:
+                message = await self._transport.recv()
+                if isinstance(message, str):
+                    continue  # text messages are ignored (SPEC §2.1)
+                try:
+                    frame = self.conn.receive(message)
+                except ProtocolError as exc:
+                    self._log.warning("dropping an undecodable message of %d bytes: %s", len(message), exc)
+                    continue
+                self._on_frame(frame)
+        except asyncio.CancelledError:
+            reason = self.close_reason or "closed"
+            raise
+        except Exception as exc:  # any transport failure ends the link
+            reason = f"connection closed: {type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        finally:
+            self._shutdown(reason)
+
+    async def _write_loop(self) -> None:
+        try:
+            while (message := await self._outbox.get()) is not None:
+                await self._transport.send(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._shutdown(f"send failed: {type(exc).__name__}: {exc}")
+
+    def start_keepalive(self, interval: float, dead_after: float, timeout: float) -> None:
+        """Send command 51 now and every ``interval`` seconds; close the link when it is dead (SPEC §2.10)."""
+        self.keepalive = KeepAlive(dead_after)
+        self._tasks.append(self._loop.create_task(self._keepalive_loop(interval, timeout), name="mt5-keepalive"))
+
+    async def _keepalive_loop(self, interval: float, timeout: float) -> None:
+        assert self.keepalive is not None
+        keepalive = self.keepalive
+        while not self.closed:
+            if keepalive.is_dead(self._loop.time()):
+                self._log.warning("no answer to keep-alive for %.1f s: closing the link", keepalive.dead_after)
+                await self.close("dead link (keep-alive unanswered)")
+                return
+            self._tasks.append(self._loop.create_task(self._ping(keepalive, timeout)))
+            await asyncio.sleep(interval)
+
+    async def _ping(self, keepalive: KeepAlive, timeout: float) -> None:
+        keepalive.sent(self._loop.time())
+        try:
+            await self.request(Command.PING, b"", timeout)
+        except (ConnectionLost, RequestTimeout):
+            keepalive.failed()
+            return
+        keepalive.answered(self._loop.time())
+
+    def _shutdown(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        for request in self._queues.drain():
+            if not request.waiter.done():
+                unknown = request.sent and request.command == Command.TRADE_REQUEST
+                request.waiter.set_exception(
+                    ConnectionLost(f"{reason} while waiting for {_name(request.command)}", outcome_unknown=unknown)
+                )
+        self._loop.create_task(self._close_transport())
+        self._on_closed(self, reason)
+
+    async def _close_transport(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._transport.close()
+
+    async def close(self, reason: str = "closed by the client") -> None:
+        """Close the WebSocket and fail every waiting request."""
+        self.close_reason = self.close_reason or reason
+        self._shutdown(reason)
+        await asyncio.sleep(0)
+
+
+def _name(command: int) -> str:
+    try:
+        return str(Command(command))
+    except ValueError:
+        return f"command {command}"
+
+
+# --- the session ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Credentials:
+    """Login data kept for reconnects; the secret is the password until the first login, then the blob."""
+
+    login: int
+    secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"_Credentials(login={self.login}, secret=***)"
+
+
+class Session:
+    """Connection, login, keep-alive and automatic reconnect for one account.
+
+    Args:
+        url: ``wss://host/terminal`` (or ``ws://`` for a local simulator).
+        origin: the ``Origin`` header; default ``https://<host>`` of the URL.
+        ssl: a TLS context, overriding ``verify_tls`` and ``ca_file``.
+        verify_tls: verify the server certificate (default True).
+        ca_file: a CA bundle to verify against.
+        timeout: default request timeout in seconds (commands 7 and 22 have none).
+        reconnect: reconnect automatically after a drop once logged in.
+        cid: the 16-byte client id; default derived from the platform and a random number (SPEC §2.14).
+        keepalive_interval: seconds between keep-alive pings (SPEC §2.10: 5).
+        dead_after: seconds without a ping answer after which the link is closed (SPEC §2.10: 15).
+        reconnect_delays: factory of reconnect delay iterators (default :func:`~pymt5_core.backoff.backoff`).
+        max_reconnect_attempts: give up (state DISCONNECTED) after this many failed attempts; None = never.
+        login_retries: extra attempts when login answers code 2 or 100 (SPEC §2.11: 5).
+        connector: opens the transport; default a websockets connection (tests inject fakes here).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        origin: str | None = None,
+        ssl: ssl_module.SSLContext | None = None,
+        verify_tls: bool = True,
+        ca_file: str | None = None,
+        timeout: float = 30.0,
+        reconnect: bool = True,
+        cid: bytes | None = None,
+        keepalive_interval: float = 5.0,
+        dead_after: float = 15.0,
+        reconnect_delays: Callable[[], Iterator[float]] | None = None,
+        max_reconnect_attempts: int | None = None,
+        login_retries: int = 5,
+        connector: Connector | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.reconnect = reconnect
+        self.keepalive_interval = keepalive_interval
+        self.dead_after = dead_after
+        self.max_reconnect_attempts = max_reconnect_attempts
+        self.login_retries = login_retries
+        self.cid = cid if cid is not None else client_id(
+            f"{platform.system()};1;en;1920x1080;{int.from_bytes(os.urandom(3), 'little') % 1_000_001}"
+        )
+        if len(self.cid) != 16:
+            raise InvalidRequest("cid must be 16 bytes")
+        self._reconnect_delays = reconnect_delays or (lambda: backoff(0.25, 2.0, 30.0, 0.5))
+        self._connector = connector or websocket_connector(
+            url, origin=origin or default_origin(url), ssl=make_ssl_context(url, ssl, verify_tls, ca_file),
+            open_timeout=timeout,
+        )
+        self.log = logger or logging.getLogger(f"pymt5_core.session.{urlsplit(url).hostname or 'local'}")
+        self._state = SessionState.DISCONNECTED
+        self._state_changed = asyncio.Event()
+        self._link: Link | None = None
+        self._token: bytes | None = None
+        self._credentials: _Credentials | None = None
+        self._session_ids: dict[int, int] = {}
+        self._listeners: dict[int, list[Callable[[ResponseFrame], None]]] = {}
+        self._state_listeners: list[Callable[[ConnectionState], None]] = []
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._closing = False
+        #: Run after every successful (re)login, in state SYNCING; the argument is True on a reconnect.
+        self.on_login: Callable[[bool], Awaitable[None]] | None = None
+
+    def __repr__(self) -> str:
+        login = self._credentials.login if self._credentials else None
+        return f"<Session {self.url} login={login} state={self._state}>"
+
+    # --- state ----------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> SessionState:
+        """The current phase."""
+        return self._state
+
+    @property
+    def login_id(self) -> int | None:
+        """The account number of the current login, if any."""
+        return self._credentials.login if self._credentials else None
+
+    @property
+    def latency(self) -> float | None:
+        """The last keep-alive round-trip time in seconds."""
+        ka = self._link.keepalive if self._link else None
+        return ka.latency if ka else None
+
+    @property
+    def token(self) -> bytes | None:
+        """The token to send on the next connection (None before the first bootstrap)."""
+        return self._link.conn.token if self._link and self._link.conn.ready else self._token
+
+    def _set_state(self, new: SessionState, reason: str = "", attempt: int = 0) -> None:
+        old = self._state
+        if new is old:
+            return
+        if new not in TRANSITIONS[old]:
+            raise RuntimeError(f"invalid session transition {old} -> {new}")
+        self._state = new
+        self.log.info("session %s -> %s%s", old, new, f" ({reason})" if reason else "")
+        self._state_changed.set()
+        self._state_changed = asyncio.Event()
+        event = ConnectionState(new, old, reason, attempt)
+        for callback in list(self._state_listeners):
+            try:
+                callback(event)
+            except Exception:
+                self.log.exception("connection-state listener failed")
+
+    def add_state_listener(self, callback: Callable[[ConnectionState], None]) -> Callable[[], None]:
+        """Call ``callback`` on every state transition; returns a function that removes it."""
+        self._state_listeners.append(callback)
+        return lambda: _discard(self._state_listeners, callback)
+
+    def add_listener(self, command: int, callback: Callable[[ResponseFrame], None]) -> Callable[[], None]:
+        """Call ``callback`` with every frame of ``command`` (responses and pushes, any code).
+
+        Listeners belong to the session and survive reconnects. Returns a function that removes it.
+        """
+        self._listeners.setdefault(int(command), []).append(callback)
+        return lambda: _discard(self._listeners.get(int(command), []), callback)
+
+    def _dispatch(self, frame: ResponseFrame) -> None:
+        for callback in self._listeners.get(frame.command, ()):
+            try:
+                callback(frame)
+            except Exception:
+                self.log.exception("listener for %s failed", _name(frame.command))
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until the session is READY.
+
+        Raises:
+            NotConnected: the session is (or becomes) disconnected or closed.
+            RequestTimeout: not ready within ``timeout``.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if self._state is SessionState.READY and self._link is not None and not self._link.closed:
+                return
+            if self._state in (SessionState.DISCONNECTED, SessionState.CLOSED, SessionState.CONNECTED):
+                raise NotConnected(f"session is {self._state}")
+            changed = self._state_changed
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                raise RequestTimeout("session not ready in time")
+            try:
+                await asyncio.wait_for(changed.wait(), remaining)
+            except TimeoutError:
+                raise RequestTimeout("session not ready in time") from None
+
+    # --- connect and login ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the WebSocket and run the bootstrap exchange.
+
+        Raises:
+            OSError, ProtocolError, RequestTimeout: the connection could not be established.
+        """
+        if self._link is not None and not self._link.closed:
+            return
+        self._closing = False
+        self._set_state(SessionState.CONNECTING)
+        try:
+            await self._open_link()
+        except BaseException as exc:
+            self._set_state(SessionState.DISCONNECTED, f"connect failed: {exc!r}")
+            raise
+        self._set_state(SessionState.CONNECTED)
+
+    async def _open_link(self) -> Link:
+        transport = await asyncio.wait_for(self._connector(), self.timeout)
+        link = Link(transport, self._token, self._dispatch, self._on_link_closed, self.log)
+        self._link = link
+        link.start()
+        try:
+            await link.bootstrap(self.timeout)
+        except BaseException:
+            await link.close("bootstrap failed")
+            raise
+        self._token = link.conn.token
+        return link
+
+    async def login(self, login: int, password: str, *, otp: str | None = None) -> None:
+        """Log in, start the keep-alive, run the ``on_login`` hook and become READY.
+
+        Args:
+            login: the account number.
+            password: the password, or the 320-character hex blob of a previous login.
+            otp: a one-time password, when the account needs one.
+
+        Raises:
+            AuthError: bad credentials (``OTPRequired`` when a one-time password is needed or wrong).
+            TradeServerUnavailable: codes 2/100 persisted through the retries.
+            ConnectionLost, RequestTimeout, OSError: the connection failed.
+        """
+        if self._state is SessionState.READY and self._credentials and self._credentials.login == login:
+            return
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+            self._reconnect_task = None
+        if self._link is None or self._link.closed:
+            await self.open()
+        elif self._state is not SessionState.CONNECTED:
+            raise InvalidRequest(f"cannot log in while {self._state}")
+        self._credentials = _Credentials(login, password)
+        delays = self._reconnect_delays()
+        for attempt in range(self.login_retries + 1):
+            self._set_state(SessionState.LOGGING_IN)
+            try:
+                await self._login_on(self._require_link(), otp)
+                break
+            except TradeServerUnavailable as exc:
+                if attempt >= self.login_retries:
+                    self._after_login_failure(exc)
+                    raise
+                self.log.info("login: %s; retrying", exc)
+                await self._reopen(next(delays))
+            except BaseException as exc:
+                self._after_login_failure(exc)
+                raise
+        await self._synchronise(reconnect=False)
+
+    def _after_login_failure(self, exc: BaseException) -> None:
+        if self._link is not None and not self._link.closed:
+            self._set_state(SessionState.CONNECTED, f"login failed: {exc}")
+        elif self._state is not SessionState.DISCONNECTED:
+            self._set_state(SessionState.DISCONNECTED, f"login failed: {exc}")
+        if isinstance(exc, AuthError):
+            self._credentials = None
+
+    async def _reopen(self, delay: float) -> None:
+        if self._link is not None:
+            await self._link.close("retrying login")
+        await asyncio.sleep(delay)
+        await self._open_link()
+
+    async def _login_on(self, link: Link, otp: str | None) -> None:
+        creds = self._credentials
+        assert creds is not None
+        payload = build_login_request(
+            creds.login, creds.secret, otp=otp or "", cid=self.cid, session=self._session_ids.get(creds.login, 0)
+        )
+        frame = await link.request(Command.LOGIN, payload, self.timeout)
+        if frame.code:
+            raise server_error_for_code(Command.LOGIN, frame.code)
+        blob, session_id = read_login_response(frame.body)
+        creds.secret = blob.hex()  # the official client keeps only the blob (SPEC §5.2)
+        self._session_ids[creds.login] = session_id
+        link.start_keepalive(self.keepalive_interval, self.dead_after, self.timeout)
+
+    async def _synchronise(self, *, reconnect: bool, attempt: int = 0) -> None:
+        self._set_state(SessionState.SYNCING, "logged in", attempt)
+        try:
+            if self.on_login is not None:
+                await self.on_login(reconnect)
+        except (ConnectionLost, RequestTimeout) as exc:
+            if reconnect or not self.reconnect:
+                raise
+            # The link dropped during the initial start-up: the reconnect procedure takes over.
+            self.log.info("start-up interrupted (%s); waiting for the reconnect", exc)
+            await self.wait_ready()
+            return
+        self._set_state(SessionState.READY, "", attempt)
+
+    def _require_link(self) -> Link:
+        if self._link is None or self._link.closed:
+            raise NotConnected("not connected")
+        return self._link
+
+    # --- requests -------------------------------------------------------------------------------
+
+    async def request(
+        self, command: int, payload: bytes = b"", *, timeout: float | object | None = _DEFAULT, check: bool = True
+    ) -> ResponseFrame:
+        """Send a request and return its answer; during a reconnect, wait until READY first.
+
+        Args:
+            command: the command id.
+            payload: the request payload.
+            timeout: seconds (None = no timeout); default 30 s, none for commands 7 and 22.
+            check: raise for a non-zero frame code.
+
+        Raises:
+            ServerError: the frame code is not 0 (with ``check``).
+            ConnectionLost: the link closed before the answer arrived.
+            RequestTimeout: no answer in time.
+            NotConnected: not connected or logged in.
+        """
+        if timeout is _DEFAULT:
+            timeout = None if command in NO_TIMEOUT_COMMANDS else self.timeout
+        assert timeout is None or isinstance(timeout, (int, float))
+        link = self._link
+        if self._state is SessionState.RECONNECTING or link is None or link.closed:
+            await self.wait_ready(self.timeout)
+            link = self._require_link()
+        frame = await link.request(command, payload, timeout)
+        if check and frame.code:
+            raise server_error_for_code(int(command), frame.code)
+        return frame
+
+    # --- drops and reconnects -------------------------------------------------------------------
+
+    def _on_link_closed(self, link: Link, reason: str) -> None:
+        if link is not self._link:
+            return
+        self.log.info("link closed: %s", reason)
+        if self._closing:
+            return
+        if self._state in (SessionState.READY, SessionState.SYNCING) and self.reconnect and self._credentials:
+            if self._reconnect_task is None or self._reconnect_task.done():
+                self._set_state(SessionState.RECONNECTING, reason)
+                self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect_loop(reason))
+        elif self._state in (SessionState.CONNECTED, SessionState.READY, SessionState.SYNCING):
+            self._set_state(SessionState.DISCONNECTED, reason)
+
+    async def _reconnect_loop(self, reason: str) -> None:
+        delays = self._reconnect_delays()
+        attempt = 0
+        while not self._closing:
+            attempt += 1
+            if self.max_reconnect_attempts is not None and attempt > self.max_reconnect_attempts:
+                self._set_state(SessionState.DISCONNECTED, f"gave up after {attempt - 1} reconnect attempts")
+                return
+            await asyncio.sleep(next(delays))
+            try:
+                self.log.info("reconnect attempt %d", attempt)
+                link = await self._open_link()
+                await self._login_on(link, None)
+                await self._synchronise(reconnect=True, attempt=attempt)
+                return
+            except asyncio.CancelledError:
+                raise
+            except AuthError as exc:
+                self._credentials = None
+                if self._state is SessionState.SYNCING:
+                    self._set_state(SessionState.RECONNECTING, str(exc), attempt)
+                self._set_state(SessionState.DISCONNECTED, f"re-login refused: {exc}", attempt)
+                if self._link is not None:
+                    await self._link.close("re-login refused")
+                return
+            except (ServerError, ConnectionLost, RequestTimeout, ProtocolError, NotConnected, OSError,
+                    TimeoutError) as exc:
+                self.log.info("reconnect attempt %d failed: %s", attempt, exc)
+                if self._state is SessionState.SYNCING:
+                    self._set_state(SessionState.RECONNECTING, str(exc), attempt)
+                if self._link is not None:
+                    await self._link.close("reconnect attempt failed")
+            except Exception as exc:  # e.g. websockets.InvalidHandshake / InvalidURI
+                self.log.warning("reconnect attempt %d failed: %r", attempt, exc)
+                if self._state is SessionState.SYNCING:
+                    self._set_state(SessionState.RECONNECTING, repr(exc), attempt)
+                if self._link is not None:
+                    await self._link.close("reconnect attempt failed")
+
+    async def drop(self, reason: str = "dropped by the client") -> None:
+        """Close the current link as if the network failed (the reconnect procedure then runs)."""
+        if self._link is not None:
+            await self._link.close(reason)
+
+    async def close(self, *, logout: bool = True) -> None:
+        """Log out (best effort), close the link and stop reconnecting. Safe to call twice."""
+        if self._state is SessionState.CLOSED:
+            return
+        self._closing = True
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reconnect_task
+            self._reconnect_task = None
+        link = self._link
+        if link is not None and not link.closed:
+            if logout and self._state is SessionState.READY:
+                with contextlib.suppress(Exception):
+                    await link.request(Command.LOGOUT, b"", min(self.timeout, 5.0))
+            await link.close("closed by the client")
+        self._set_state(SessionState.CLOSED, "closed by the client")
+
+
+def _discard(items: list[Any], item: Any) -> None:
+    with contextlib.suppress(ValueError):
+        items.remove(item)

@@ -1,0 +1,242 @@
+"""A blocking facade: :class:`MT5ClientSync` runs an :class:`MT5Client` on its own event-loop thread.
+
+Nothing is written twice: the methods of :class:`MT5ClientSync` are generated from :class:`MT5Client`.
+Each coroutine method becomes a blocking method that submits the coroutine to the background loop and
+waits for its result; :meth:`MT5Client.ticks` and :meth:`MT5Client.book` become blocking iterators. The
+caller's thread may itself run an event loop (Jupyter, Backtrader inside asyncio): the client never
+touches it, so no ``nest_asyncio`` is needed.
+
+The one rule: callbacks registered with :meth:`on` run on the client's loop thread; they must not call
+blocking methods of the same client (that would wait on itself, and raises :class:`RuntimeError`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import threading
+from collections import deque
+from collections.abc import Callable, Coroutine
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from pymt5_core.client import BookStream, MT5Client, TickStream
+from pymt5_core.models import AccountInfo
+
+__all__ = ["BlockingStream", "LoopThread", "MT5ClientSync", "connect"]
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An asyncio event loop running forever on a daemon thread."""
+
+    def __init__(self, name: str = "pymt5-loop") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+        self._started.wait()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._started.set)
+        self.loop.run_forever()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop and block until it finishes; its exception is re-raised here.
+
+        Raises:
+            RuntimeError: called from the loop thread itself (it would wait forever).
+        """
+        if threading.current_thread() is self.thread:
+            coro.close()
+            raise RuntimeError("blocking client methods cannot be called from the client's own loop thread "
+                               "(e.g. inside an event callback); use the async client there")
+        if self.loop.is_closed():
+            coro.close()
+            raise RuntimeError("the client is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self) -> None:
+        """Stop the loop and join the thread (idempotent)."""
+        if self.loop.is_closed():
+            return
+        if threading.current_thread() is self.thread:
+            self.loop.stop()
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+class BlockingStream(Generic[T]):
+    """A blocking iterator over a tick or book stream; items are fetched from the loop in batches."""
+
+    def __init__(self, runner: LoopThread, stream: TickStream | BookStream) -> None:
+        self._runner = runner
+        self._stream: Any = stream
+        self._buffer: deque[T] = deque()
+
+    def __iter__(self) -> BlockingStream[T]:
+        return self
+
+    def __next__(self) -> T:
+        if not self._buffer:
+            batch: list[T] = self._runner.run(self._stream.next_batch())
+            if not batch:
+                raise StopIteration
+            self._buffer.extend(batch)
+        return self._buffer.popleft()
+
+    def close(self) -> None:
+        """Unsubscribe and end the iteration."""
+        if not self._runner.loop.is_closed():
+            self._runner.run(self._stream.aclose())
+
+    def __enter__(self) -> BlockingStream[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def _new_client(url: str, kwargs: dict[str, Any]) -> MT5Client:
+    return MT5Client(url, **kwargs)
+
+
+class MT5ClientSync:
+    """The blocking twin of :class:`MT5Client`: same methods, same names, same arguments.
+
+    Args:
+        url: the endpoint.
+        **kwargs: the keyword arguments of :class:`MT5Client`.
+
+    Use it as a context manager (connects on enter, closes on exit)::
+
+        with MT5ClientSync(url) as client:
+            client.login(login, password)
+            df = client.bars_df("EURUSD", "H1", start, end)
+            for tick in client.ticks("EURUSD"):
+                ...
+    """
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        self._runner = LoopThread()
+        self._client: MT5Client = self._runner.run(_new_client(url, kwargs))
+
+    def __repr__(self) -> str:
+        return f"<MT5ClientSync {self._client!r}>"
+
+    @property
+    def client(self) -> MT5Client:
+        """The asynchronous client (use it only on :attr:`loop`)."""
+        return self._client
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The background event loop."""
+        return self._runner.loop
+
+    def __getattr__(self, name: str) -> Any:
+        # Attributes that are not generated methods (properties, mirror, session) come from the client.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._client, name)
+
+    def __enter__(self) -> MT5ClientSync:
+        self._runner.run(self._client.connect())
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self, position_ticket: int | None = None, volume: float | None = None, *,
+              deviation: int = 10) -> Any:
+        """Close a position; without a ticket, close the client and stop its thread (see :meth:`MT5Client.close`)."""
+        if position_ticket is not None:
+            return self._runner.run(self._client.close(position_ticket, volume, deviation=deviation))
+        if not self._runner.loop.is_closed():
+            try:
+                self._runner.run(self._client.disconnect())
+            finally:
+                self._runner.stop()
+        return None
+
+    def disconnect(self) -> None:
+        """Close the client and stop its thread."""
+        self.close()
+
+
+def _blocking(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: MT5ClientSync, *args: Any, **kwargs: Any) -> Any:
+        return self._runner.run(getattr(self._client, name)(*args, **kwargs))
+
+    return call
+
+
+def _iterator(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: MT5ClientSync, *args: Any, **kwargs: Any) -> BlockingStream[Any]:
+        return BlockingStream(self._runner, getattr(self._client, name)(*args, **kwargs))
+
+    return call
+
+
+def _on_loop(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    async def run(client: MT5Client, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return getattr(client, name)(*args, **kwargs)
+
+    @functools.wraps(method)
+    def call(self: MT5ClientSync, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is self._runner.thread:
+            return getattr(self._client, name)(*args, **kwargs)
+        return self._runner.run(run(self._client, args, kwargs))
+
+    return call
+
+
+_STREAMS = frozenset({"ticks", "book"})
+
+
+def _generate() -> None:
+    """Give :class:`MT5ClientSync` a blocking twin of every public method of :class:`MT5Client`."""
+    for name, member in inspect.getmembers(MT5Client, inspect.isfunction):
+        if name.startswith("_") or name in vars(MT5ClientSync):
+            continue
+        if name in _STREAMS:
+            setattr(MT5ClientSync, name, _iterator(name, member))
+        elif inspect.iscoroutinefunction(member):
+            setattr(MT5ClientSync, name, _blocking(name, member))
+        else:
+            setattr(MT5ClientSync, name, _on_loop(name, member))
+
+
+_generate()
+
+
+def connect(url: str, login: int, password: str, *, otp: str | None = None, **kwargs: Any) -> MT5ClientSync:
+    """Connect and log in; return the blocking client.
+
+    Args:
+        url: the endpoint.
+        login: the account number.
+        password: the password.
+        otp: a one-time password, when needed.
+        **kwargs: the keyword arguments of :class:`MT5Client`.
+
+    Raises:
+        AuthError: the login was refused. OSError, ConnectionLost: the connection failed.
+    """
+    client = MT5ClientSync(url, **kwargs)
+    try:
+        client._runner.run(client._client.connect())
+        account: AccountInfo = client._runner.run(client._client.login(login, password, otp=otp))
+        del account
+    except BaseException:
+        client.close()
+        raise
+    return client
