@@ -31,7 +31,7 @@ from websockets.frames import CloseCode
 from pymt5_core.errors import ProtocolError
 from pymt5_core.sim.engine.events import EngineEvent
 from pymt5_core.sim.faults import ConnectionFaults
-from pymt5_core.sim.session import Reply, Session, SessionContext
+from pymt5_core.sim.session import HANDLED_COMMANDS, Reply, Session, SessionContext
 from pymt5_core.wire.frames import TOKEN_SIZE, RequestFrame, ServerConnection
 from pymt5_core.wire.messages import read_bootstrap_request
 
@@ -139,10 +139,13 @@ class SimConnection:
             self._out.put_nowait(_DROP)
 
     def _dispatch(self, request: RequestFrame) -> None:
-        queue = self._workers.get(request.command)
+        # Unsupported ids share one worker: still in order per id, and a peer cycling through thousands
+        # of ids cannot make the connection spawn thousands of tasks.
+        key = request.command if request.command in HANDLED_COMMANDS else -1
+        queue = self._workers.get(key)
         if queue is None:
-            queue = self._workers[request.command] = asyncio.Queue()
-            task = asyncio.create_task(self._work(queue), name=f"sim-conn{self.number}-cmd{request.command}")
+            queue = self._workers[key] = asyncio.Queue()
+            task = asyncio.create_task(self._work(queue), name=f"sim-conn{self.number}-cmd{key}")
             self._tasks.add(task)
         queue.put_nowait(request)
 
@@ -157,7 +160,10 @@ class SimConnection:
                 return
             self._answer(request, reply, hold=faults.hold)
             if reply.events:
-                self._host.route(reply.events)
+                try:
+                    self._host.route(reply.events)
+                except Exception:  # an unencodable event must not kill this command's worker
+                    self.log.exception("could not deliver the events of command %d", request.command)
             if faults.drop_after:
                 self.log.info("fault: dropping after answering command %d", request.command)
                 self._out.put_nowait(_DROP)

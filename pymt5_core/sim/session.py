@@ -33,7 +33,7 @@ from pymt5_core.wire import messages as msg
 from pymt5_core.wire.enums import KNOWN_COMMANDS, Command, Period
 from pymt5_core.wire.frames import RequestFrame
 
-__all__ = ["CORPORATE_LINKS", "TRADER_PARAMS", "Phase", "Reply", "Session", "SessionContext"]
+__all__ = ["CORPORATE_LINKS", "HANDLED_COMMANDS", "TRADER_PARAMS", "Phase", "Reply", "Session", "SessionContext"]
 
 #: Command 41 answer: (country, currency).
 TRADER_PARAMS = ("Cyprus", "USD")
@@ -341,6 +341,9 @@ _HANDLERS: dict[int, tuple[Handler, frozenset[Phase]]] = {
     Command.NOTIFY: (Session._notify, _LOGGED_IN),
     Command.CORPORATE_LINKS: (Session._corporate_links, _LOGGED_IN),
 }
+
+#: The command ids a session answers with something else than code 1.
+HANDLED_COMMANDS: frozenset[int] = frozenset(_HANDLERS)
 
 
 def _name(command: int) -> str:
