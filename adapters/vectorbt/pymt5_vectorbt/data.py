@@ -243,14 +243,12 @@ def _stored_connection(download_kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _client_keywords() -> frozenset[str]:
-    """The keyword-only parameters of ``MT5ClientSync(...)`` (``timeout``, ``verify_tls``, ...)."""
+    """The keyword-only parameters of ``MT5Client(...)`` (``timeout``, ``verify_tls``, ...)."""
     import inspect
 
-    try:
-        from pymt5_core.sync import MT5ClientSync
-    except ImportError:  # pymt5-core without the client: nothing can connect anyway
-        return frozenset()
-    params = inspect.signature(MT5ClientSync.__init__).parameters.values()
+    from pymt5_core.client import MT5Client
+
+    params = inspect.signature(MT5Client.__init__).parameters.values()
     return frozenset(p.name for p in params if p.kind is p.KEYWORD_ONLY)
 
 
@@ -272,18 +270,17 @@ def _session(client: BarsSource | None, connection: dict[str, Any]) -> Iterator[
         account = int(login)
     except ValueError:
         raise InvalidRequest(f"login must be an account number, not {login!r}") from None
-    own = _connect(url, options)
+    own = _connect(url, account, password, options)
     try:
-        own.login(account, password)
         yield own
     finally:
         own.close()
 
 
-def _connect(url: str, options: dict[str, Any]) -> Any:
-    from pymt5_core.sync import MT5ClientSync
+def _connect(url: str, login: int, password: str, options: dict[str, Any]) -> Any:
+    from pymt5_core.sync import connect
 
-    return MT5ClientSync(url, **options)
+    return connect(url, login, password, **options)
 
 
 register_settings()

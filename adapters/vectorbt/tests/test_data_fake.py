@@ -84,8 +84,9 @@ def test_update_twice_without_new_bars_changes_nothing_but_the_last_bar(fake_cli
 def test_download_opens_one_session_for_all_symbols_and_closes_it(fake_client: Any, monkeypatch: Any) -> None:
     sessions: list[Any] = []
 
-    def connect(url: str, options: dict[str, Any]) -> Any:
+    def connect(url: str, login: int, password: str, options: dict[str, Any]) -> Any:
         sessions.append((url, options))
+        fake_client.login(login, password)
         return fake_client
 
     monkeypatch.setattr(data_module, "_connect", connect)
@@ -103,7 +104,12 @@ def test_download_opens_one_session_for_all_symbols_and_closes_it(fake_client: A
 
 def test_credentials_come_from_vbt_settings(fake_client: Any, monkeypatch: Any) -> None:
     seen: list[str] = []
-    monkeypatch.setattr(data_module, "_connect", lambda url, options: seen.append(url) or fake_client)
+    def connect(url: str, login: int, password: str, options: dict[str, Any]) -> Any:
+        seen.append(url)
+        fake_client.login(login, password)
+        return fake_client
+
+    monkeypatch.setattr(data_module, "_connect", connect)
     cfg = vbt.settings.data["mt5"]
     monkeypatch.setitem(cfg, "url", "ws://from-settings")
     monkeypatch.setitem(cfg, "login", 7)
