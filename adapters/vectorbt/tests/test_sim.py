@@ -16,6 +16,7 @@ from pymt5_vectorbt import COLUMNS, MAP_COLUMNS, MT5Data
 from pymt5_vectorbt.demo import ma_cross
 
 from pymt5_core.download import download as core_download
+from pymt5_core.errors import InvalidRequest
 
 
 def _creds(sim: Any) -> dict[str, Any]:
@@ -133,3 +134,28 @@ def test_the_whole_path_is_quiet_under_python_w_error(sim: Any, tmp_path: Path) 
     # Only the client's own shutdown may print (an "Exception ignored" ResourceWarning at exit).
     for category in ("Pandas4Warning", "FutureWarning", "DeprecationWarning", "UserWarning", "RuntimeWarning"):
         assert category not in done.stderr, done.stderr[-3000:]
+
+
+def test_async_client_download_and_update(sim: Any) -> None:
+    from pymt5_core.client import MT5Client
+
+    async def scenario() -> tuple[MT5Data, MT5Data]:
+        async with MT5Client(sim.url) as client:
+            await client.login(sim.login, sim.password)
+            data = await MT5Data.download_async(["EURUSD", "GBPUSD"], client=client, timeframe="1h",
+                                                start=sim.now() - pd.Timedelta(days=2))
+            await sim.server.advance(2 * 3_600_000)
+            return data, await data.update_async(client=client)
+
+    data, updated = sim.run(scenario())  # on the simulator's loop, like any asyncio application
+    before, after = data.get("Close"), updated.get("Close")
+    assert after.index.is_unique and len(after) == len(before) + 2
+    pd.testing.assert_frame_equal(after.iloc[: len(before) - 1], before.iloc[:-1], check_freq=False)
+
+
+def test_an_async_client_in_the_blocking_api_points_to_the_async_twin(sim: Any) -> None:
+    from pymt5_core.client import MT5Client
+
+    client = MT5Client(sim.url)
+    with pytest.raises(InvalidRequest, match="download_async"):
+        MT5Data.download("EURUSD", client=client, timeframe="1h", show_progress=False)  # type: ignore[arg-type]
