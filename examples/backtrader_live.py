@@ -61,13 +61,13 @@ class SmaCross(bt.Strategy):
 
 
 def start_simulator() -> tuple[str, int, str]:
-    """Start the simulator on a background thread (a Monday morning, 600x) and return its credentials."""
+    """Start the simulator on a background thread (a future Monday morning, 600x) and return its credentials."""
     from pymt5_core.sim import SimServer
     from pymt5_core.sim.market.clock import VirtualClock
 
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
-    monday = calendar.timegm(dt.datetime(2026, 3, 16, 10, 0).timetuple()) * 1000
+    monday = calendar.timegm(dt.datetime(2027, 3, 15, 10, 0).timetuple()) * 1000
     sim = SimServer(seed=1, clock=VirtualClock(speed=600, start_ms=monday))
     asyncio.run_coroutine_threadsafe(sim.start(), loop).result(30)
     return sim.url, sim.demo_account.login, sim.demo_account.password

@@ -139,12 +139,15 @@ class MT5Broker(bt.broker.BrokerBase):
         self._initial: dict[str, tuple[float, float]] = {}
         self._mt5_positions: dict[int, tuple[str, float, float]] = {}
         self._brackets: dict[int, _Tracked] = {}  # position id -> parent with native children
+        self._closed_brackets: set[int] = set()  # bracket positions closed, waiting for their closing deal
+        self._exits_seen: set[int] = set()  # bracket positions whose closing deal was applied
         self._oco: dict[int, list[Any]] = {}
         self._held: dict[int, list[Any]] = {}
         self._datas: dict[str, Any] = {}
         self._comminfos: dict[str, MT5CommInfo] = {}
         self._retry: list[tuple[_Tracked, Any]] = []
         self._start_ms = 0
+        self.startingcash = self.startingvalue = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -155,13 +158,25 @@ class MT5Broker(bt.broker.BrokerBase):
         self.store.start(broker=self)
         self._start_ms = int(_dt.datetime.now(_dt.UTC).timestamp() * 1000)
         client = self.store.client
-        positions = self.store.run(client.positions()) if self.p.use_positions else []
+
+        async def snapshot() -> tuple[list[int], list[Any], list[Any]]:
+            # one loop turn: events queued from here on are exactly those after the snapshot
+            self.store.broker_queue = queue.Queue()
+            mirror = getattr(client, "mirror", None)
+            deals = list(getattr(mirror, "deals", {}) or {})
+            positions = await client.positions() if self.p.use_positions else []
+            return deals, positions, await client.orders()
+
+        deals, positions, orders = self.store.run(snapshot())
+        self._seen_deals.update(deals)
         for pos in positions:
             symbol, ticket, volume, price = parsing.parse_position(pos)
             self._mt5_positions[ticket] = (symbol, volume, price)
         for symbol in {s for s, _, _ in self._mt5_positions.values()}:
             self._initial[symbol] = self._net(symbol)
-        self._pending_at_start = [parsing.parse_order(o) for o in self.store.run(client.orders())]
+        self._pending_at_start = [parsing.parse_order(o) for o in orders]
+        self.startingcash = self.getcash()
+        self.startingvalue = self.getvalue()
 
     def stop(self) -> None:
         """Release the store."""
@@ -443,6 +458,13 @@ class MT5Broker(bt.broker.BrokerBase):
                 self._on_position(item[1])
             elif kind == "reconnected":
                 self._reconcile()
+        for position_id in [p for p in self._closed_brackets if p in self._exits_seen]:
+            # the position was closed by something else than its SL/TP: drop the children
+            self._closed_brackets.discard(position_id)
+            parent = self._brackets.pop(position_id, None)
+            for child in parent.children if parent is not None else ():
+                self._finish(self._orders[child.ref], bt.Order.Canceled)
+        self._closed_brackets &= set(self._brackets)
         if self._orphans and not any(t.parts_in_flight for t in self._orders.values()):
             for deals in list(self._orphans.values()):
                 for deal in deals:
@@ -498,23 +520,30 @@ class MT5Broker(bt.broker.BrokerBase):
             prefix = self.p.comment_prefix
             if comment.startswith(prefix) and comment[len(prefix):].isdigit():
                 ref = int(comment[len(prefix):])
-                if ref in self._orders and ticket:
-                    self._map_ticket(self._orders[ref], ticket)
+                tracked = self._orders.get(ref)
+                if tracked is not None and ticket and tracked.order.status in _ALIVE:
+                    self._map_ticket(tracked, ticket)
         return self._orders.get(ref) if ref is not None else None
 
     def _on_deal(self, deal: DealFill) -> None:
         if deal.ticket in self._seen_deals or not deal.symbol or deal.volume <= 0:
             return
         self._seen_deals.add(deal.ticket)
-        tracked = self._tracked_for(deal.order, getattr(deal, "comment", ""))
-        if tracked is not None:
+        tracked = self._tracked_for(deal.order, deal.comment)
+        if deal.entry in (1, 3) and deal.position_id in self._brackets:
+            self._exits_seen.add(deal.position_id)
+        if tracked is not None and tracked.order.status in _ALIVE:
             self._fill(tracked, deal)
             return
         parent = self._brackets.get(deal.position_id)
-        if parent is not None and deal.entry in (1, 3):
+        # the server's SL/TP order closes the position (it may copy the parent's comment)
+        if parent is not None and deal.entry in (1, 3) and (tracked is None or tracked is parent):
             self._fill_bracket_child(parent, deal)
             return
-        self._orphans.setdefault(deal.order, []).append(deal)
+        if tracked is not None:
+            self._apply_external(deal)
+        else:
+            self._orphans.setdefault(deal.order, []).append(deal)
 
     def _apply_external(self, deal: DealFill) -> None:
         """A deal no Backtrader order caused (manual trade, stop-out, SL/TP set elsewhere)."""
@@ -522,7 +551,10 @@ class MT5Broker(bt.broker.BrokerBase):
         if data is None:
             return
         size = parsing.volume_to_size(deal.volume, self._symbol_info(deal.symbol), in_lots=self.p.size_in_lots)
-        self.getposition(data, clone=False).update(size if deal.is_buy else -size, deal.price)
+        pos = self.getposition(data, clone=False)
+        pos.update(size if deal.is_buy else -size, deal.price)
+        if abs(pos.size) < 1e-9:
+            pos.size, pos.price = 0.0, 0.0
         self.store.put_notification("external deal", deal=deal.ticket, symbol=deal.symbol)
 
     def _fill(self, tracked: _Tracked, deal: DealFill) -> None:
@@ -540,6 +572,9 @@ class MT5Broker(bt.broker.BrokerBase):
         pos = self.getposition(data, clone=False)
         pprice_orig = pos.price
         psize, pprice, opened, closed = pos.update(size, deal.price)
+        if abs(pos.size) < 1e-9:  # lots are decimal: do not leave float dust in a flat position
+            pos.size = psize = 0.0
+            pos.price = pprice = 0.0
         commission = -deal.commission
         closedcomm = commission * abs(closed) / abs(size) if size else 0.0
         openedcomm = commission - closedcomm
@@ -660,10 +695,8 @@ class MT5Broker(bt.broker.BrokerBase):
         symbol, ticket, volume, price = parsing.parse_position(position)
         if abs(volume) < 1e-12:
             self._mt5_positions.pop(ticket, None)
-            parent = self._brackets.pop(ticket, None)
-            if parent is not None:  # closed by something else than its SL/TP: drop the children
-                for child in parent.children:
-                    self._finish(self._orders[child.ref], bt.Order.Canceled)
+            if ticket in self._brackets:
+                self._closed_brackets.add(ticket)
         else:
             self._mt5_positions[ticket] = (symbol, volume, price)
 

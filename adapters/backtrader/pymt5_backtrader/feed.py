@@ -94,6 +94,12 @@ class MT5Data(bt.feed.DataBase):
     def _gettz(self) -> Any:
         return bt.utils.date.tzparse(self.p.tz) if self.p.tz is not None else bt.utils.date.tzparse("UTC")
 
+    def _start_finish(self) -> None:
+        super()._start_finish()
+        # fromdate/todate select bars by MT5 open time on the server (as copy_rates_range does); stamps are
+        # bar ends, so Backtrader must not filter again on them.
+        self.fromdate, self.todate = float("-inf"), float("inf")
+
     def islive(self) -> bool:
         """True unless ``historical``: Cerebro then disables preloading and runonce."""
         return not self.p.historical
@@ -137,8 +143,6 @@ class MT5Data(bt.feed.DataBase):
                         first_tick_wait=float(p.first_tick_wait))
         self._q = self._store.subscribe(spec)
         self._state = self._ST_FEED
-        if not p.historical and (start is not None or count or self._after is not None):
-            self.put_notification(self.DELAYED)
 
     def _load(self) -> bool | None:
         if self._state == self._ST_OVER:
@@ -164,6 +168,8 @@ class MT5Data(bt.feed.DataBase):
                 return None
             kind = item[0]
             if kind == "bar":
+                if item[7] and not self.p.historical and self._laststatus != self.DELAYED:
+                    self.put_notification(self.DELAYED)
                 self._fill_bar(item)
                 return True
             if kind == "tick":

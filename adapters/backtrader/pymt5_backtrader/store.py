@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import datetime as _dt
 import logging
 import queue
@@ -40,14 +41,26 @@ class _LoopThread:
         self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
         self._thread.start()
 
+    @staticmethod
+    async def _drain(grace: float) -> None:
+        tasks = asyncio.all_tasks() - {asyncio.current_task()}
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
         return self.submit(coro).result(timeout)
 
-    def close(self) -> None:
+    def close(self, grace: float = 2.0) -> None:
+        """Let pending tasks (e.g. a socket's closing handshake) finish for ``grace`` s, then stop the loop."""
         if self.loop.is_running():
+            with contextlib.suppress(Exception):
+                self.run(self._drain(grace), grace + 1.0)
             self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5.0)
         if not self.loop.is_running():
@@ -93,6 +106,8 @@ class MT5Store:
       - ``client_kwargs`` (None): extra keyword arguments for :class:`~pymt5_core.client.MT5Client`
         (``verify_tls``, ``ca_file``, ``origin``, ...).
       - ``notifyall`` (False): also notify every connection phase, not only connected/lost/closed.
+      - ``client_factory`` (None): callable ``(url, **kwargs) -> client`` used instead of ``MT5Client``
+        (any object with the client's public API, e.g. a wrapper that adds logging).
 
     Store notifications (``notify_store(msg, *args, **kwargs)``): ``"connected"``, ``"connection lost"``,
     ``"reconnecting"``, ``"reconnected"``, ``"disconnected"``, ``"trade server link down/up"`` and order
@@ -114,7 +129,7 @@ class MT5Store:
 
     def __init__(self, url: str, login: int, password: str = "", *, otp: str | None = None,
                  timeout: float = 30.0, reconnect: bool = True, client_kwargs: dict[str, Any] | None = None,
-                 notifyall: bool = False) -> None:
+                 notifyall: bool = False, client_factory: Callable[..., Any] | None = None) -> None:
         if self._initialized:
             return
         self._initialized = True
@@ -123,6 +138,7 @@ class MT5Store:
         self.reconnect = reconnect
         self.client_kwargs = dict(client_kwargs or {})
         self.notifyall = notifyall
+        self.client_factory = client_factory
         self.notifs: collections.deque[tuple[str, tuple[Any, ...], dict[str, Any]]] = collections.deque()
         self.broker_queue: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.client: Any = None
@@ -203,13 +219,16 @@ class MT5Store:
         runner.close()
 
     async def _connect(self) -> None:
-        from pymt5_core.client import MT5Client
-
         from pymt5_core.events import AccountUpdate, ConnectionState, LinkState, OrderEvent, TradeTransaction
 
         self._connected = asyncio.Event()
         kwargs = {"timeout": self.timeout, "reconnect": self.reconnect, **self.client_kwargs}
-        self.client = MT5Client(self.url, **kwargs)
+        factory = self.client_factory
+        if factory is None:
+            from pymt5_core.client import MT5Client
+
+            factory = MT5Client
+        self.client = factory(self.url, **kwargs)
         self._unsubscribe = [
             self.client.on(ConnectionState, self._on_connection),
             self.client.on(TradeTransaction, self._on_transaction),
@@ -224,6 +243,7 @@ class MT5Store:
         self.put_notification("connected", url=self.url, login=self.login)
 
     async def _disconnect(self) -> None:
+        self._refresh_account()
         for pump in list(self._pumps.values()):
             await pump.cancel()
         self._pumps.clear()
@@ -255,7 +275,15 @@ class MT5Store:
         elif state == "closed":
             self._connected.clear()
 
+    def _refresh_account(self) -> None:
+        """Take a fresh account snapshot (equity valued at the latest ticks) from the client's mirror."""
+        mirror = getattr(self.client, "mirror", None)
+        account = getattr(mirror, "account", None) if mirror is not None else None
+        if account is not None:
+            self.account = account
+
     def _on_transaction(self, ev: Any) -> None:
+        self._refresh_account()
         if ev.deal is not None:
             self.broker_queue.put(("deal", parsing.parse_deal(ev.deal)))
         elif ev.position is not None:
@@ -266,6 +294,7 @@ class MT5Store:
 
     def _on_account(self, ev: Any) -> None:
         self.account = ev.account
+        self._refresh_account()
 
     def _on_link(self, ev: Any) -> None:
         self.put_notification("trade server link up" if ev.connected else "trade server link down")
@@ -343,6 +372,7 @@ class MT5Store:
         if t_ms <= self.server_time_ms:
             return
         self.server_time_ms = t_ms
+        self._refresh_account()
         for pump in self._pumps.values():
             if pump is not source and pump.boundary_ms is not None and t_ms >= pump.boundary_ms:
                 pump.inbox.put_nowait(("clock", t_ms))
@@ -494,7 +524,7 @@ class _FeedPump:
             else:
                 await self._on_clock(now_ms)
 
-    async def _sync(self, now_ms: int) -> None:
+    async def _sync(self, now_ms: int, *, backfill: bool = True) -> None:
         """Deliver every final bar after ``last_open`` up to ``now_ms`` from the server."""
         spec = self.spec
         now = now_ms // 1000
@@ -504,12 +534,12 @@ class _FeedPump:
             start, count = spec.start, spec.count
         else:
             return
-        rates = await self._bars(start, now, count)
-        for r in rates:
-            open_t = int(r["time"])
-            if (self.last_open is None or open_t > self.last_open) and \
-                    parsing.next_bar_open(open_t, spec.period) * 1000 <= now_ms:
-                self._put_bar(r, backfill=True)
+        rates = await self._bars(start, now, count + 1 if count else None)  # + the forming bar
+        final = [r for r in rates
+                 if (self.last_open is None or int(r["time"]) > self.last_open)
+                 and parsing.next_bar_open(int(r["time"]), spec.period) * 1000 <= now_ms]
+        for r in final[-count:] if count else final:
+            self._put_bar(r, backfill=backfill)
 
     async def _on_tick(self, tick: Any, t_ms: int) -> None:
         spec = self.spec
@@ -546,4 +576,4 @@ class _FeedPump:
             return
         if self.last_open is None:
             self.last_open = builder.open_t - 1
-        await self._sync(now_ms)
+        await self._sync(now_ms, backfill=False)

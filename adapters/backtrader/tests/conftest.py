@@ -12,8 +12,9 @@ from typing import Any
 import backtrader as bt
 import pytest
 
-#: A Monday 10:00 UTC: forex sessions are open (the simulator closes them at weekends).
-MONDAY_MS = calendar.timegm(dt.datetime(2026, 3, 16, 10, 0).timetuple()) * 1000
+#: A Monday 10:00 UTC: forex sessions are open (the simulator closes them at weekends). It lies in the
+#: future so that the client's notion of "now" (the later of wall time and server time) is the server's.
+MONDAY_MS = calendar.timegm(dt.datetime(2027, 3, 15, 10, 0).timetuple()) * 1000
 #: Virtual seconds per real second: one M1 bar every 0.1 s.
 SPEED = 600.0
 

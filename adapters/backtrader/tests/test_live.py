@@ -94,8 +94,8 @@ def test_sma_cross_trades_live_and_matches_simulator_history(make_sim, run, scri
 def test_historical_mode_yields_exactly_the_client_bars(make_sim, run, scripted):
     sim = make_sim()
     store = new_store(sim)
-    start = dt.datetime(2026, 3, 16, 8, 0)
-    end = dt.datetime(2026, 3, 16, 9, 30)
+    start = dt.datetime(2027, 3, 15, 8, 0)
+    end = dt.datetime(2027, 3, 15, 9, 30)
     data = store.getdata(dataname="EURUSD", timeframe=bt.TimeFrame.Minutes, compression=5, historical=True,
                          fromdate=start, todate=end)
     cerebro = bt.Cerebro(stdstats=False)
@@ -103,15 +103,12 @@ def test_historical_mode_yields_exactly_the_client_bars(make_sim, run, scripted)
     cerebro.addstrategy(scripted)
     strat = cerebro.run()[0]
 
-    from pymt5_core.sync import MT5ClientSync
-
-    client = MT5ClientSync(sim.sim.url)
+    store.start()
     try:
-        client.login(sim.sim.demo_account.login, sim.sim.demo_account.password)
-        rates = client.bars("EURUSD", "M5", start.replace(tzinfo=dt.UTC), end.replace(tzinfo=dt.UTC))
+        rates = store.run(store.client.bars("EURUSD", "M5", start.replace(tzinfo=dt.UTC), end.replace(tzinfo=dt.UTC)))
     finally:
-        client.close()
-    assert len(rates) > 10
+        store.stop()
+    assert len(rates) == 19
     expected = [(parsing.bar_stamp(int(r["time"]), "M5"), float(r["close"])) for r in rates]
     assert strat.bars == expected
 
@@ -200,17 +197,15 @@ def test_order_without_money_gets_margin_status(make_sim, run, scripted):
 
 
 def test_existing_positions_are_loaded_at_start(make_sim, run, scripted):
-    from pymt5_core.sync import MT5ClientSync
-
     sim = make_sim()
     account = sim.sim.demo_account
-    client = MT5ClientSync(sim.sim.url)
+    setup = MT5Store(url=sim.sim.url, login=account.login, password=account.password, timeout=10)
+    setup.start()
     try:
-        client.login(account.login, account.password)
-        client.buy("EURUSD", 0.2)
-        client.buy("EURUSD", 0.1)  # two MT5 positions, one Backtrader position of 0.3
+        setup.run(setup.client.buy("EURUSD", 0.2))
+        setup.run(setup.client.buy("EURUSD", 0.1))  # two MT5 positions, one Backtrader position of 0.3
     finally:
-        client.close()
+        setup.stop()
 
     def script(s, n):
         s.state.setdefault("initial", s.position.size)
@@ -220,7 +215,7 @@ def test_existing_positions_are_loaded_at_start(make_sim, run, scripted):
         elif not s.position:
             s.finished = True
 
-    _, strat = run(new_store(sim), {"script": script, "max_live": 20})
+    _, strat = run(setup, {"script": script, "max_live": 20})
     assert strat.state["initial"] == pytest.approx(0.3)
     assert strat.state["size"] == 0
     assert not sim.on_loop(sim.sim.engine.positions, account.login)
