@@ -118,6 +118,11 @@ class Scripted(bt.Strategy):
     def statuses_of(self, ref: int) -> list[str]:
         return [s for r, s, _, _ in self.orders if r == ref]
 
+    def last_status(self, ref: int) -> str:
+        """The last notified status of order ``ref`` ("" before the first notification)."""
+        statuses = self.statuses_of(ref)
+        return statuses[-1] if statuses else ""
+
 
 def run_cerebro(store: Any, strategy_kwargs: dict[str, Any], *, data_kwargs: dict[str, Any] | None = None,
                 watchdog: float = 40.0) -> tuple[bt.Cerebro, Scripted]:

@@ -233,3 +233,39 @@ def test_unknown_symbol_is_not_subscribed(make_sim, run, scripted):
     sim = make_sim()
     _, strat = run(new_store(sim), {}, data_kwargs={"dataname": "NOPE"})
     assert strat.statuses == ["NOTSUBSCRIBED"]
+
+
+def test_dropped_connection_loses_no_bar_and_duplicates_no_order(make_sim, run, scripted):
+    sim = make_sim()
+    store = new_store(sim)
+    faults = sim.sim.faults
+
+    def script(s, n):
+        if n == 2:
+            sim.on_loop(faults.drop_after_frames, 3)  # a passive drop while streaming
+        if n == 6:
+            sim.on_loop(faults.drop_at_command, 12, "after")  # the next trade request executes, its answer is lost
+            s.state["buy"] = s.buy(size=0.1).ref
+        if n >= 8 and "buy" in s.state and s.last_status(s.state["buy"]) == "Completed" and "close" not in s.state:
+            s.state["close"] = s.close().ref
+        if "close" in s.state and s.last_status(s.state["close"]) == "Completed" and n >= 12:
+            s.finished = True
+
+    _, strat = run(store, {"script": script, "max_live": 40})
+    assert strat.statuses.count("CONNBROKEN") == 2 and strat.statuses[-1] == "LIVE"
+    assert "connection lost" in strat.store_msgs and "reconnected" in strat.store_msgs
+    stamps = [t for t, _ in strat.bars]
+    assert all(b - a == dt.timedelta(minutes=1) for a, b in zip(stamps, stamps[1:], strict=False)), stamps
+    # the bars are the server's bars, none missing, none twice
+    store.start()
+    try:
+        first, last = stamps[0] - dt.timedelta(minutes=1), stamps[-1] - dt.timedelta(minutes=1)
+        rates = store.run(store.client.bars("EURUSD", "M1", first.replace(tzinfo=dt.UTC), last.replace(tzinfo=dt.UTC)))
+    finally:
+        store.stop()
+    assert [parsing.bar_stamp(int(r["time"]), "M1") for r in rates] == stamps
+    # one buy and one close reached the server, each exactly once
+    assert strat.statuses_of(strat.state["buy"]) == ["Submitted", "Accepted", "Completed"]
+    assert strat.statuses_of(strat.state["close"]) == ["Submitted", "Accepted", "Completed"]
+    assert len(deals_of(sim, sim.sim.demo_account.login)) == 2
+    assert len(strat.trades) == 1
