@@ -682,7 +682,7 @@ class Session:
                     self._after_login_failure(exc)
                     raise
                 self.log.info("login: %s; retrying", exc)
-                await self._reopen(next(delays))
+                await self._reopen(next(delays), str(exc))
             except BaseException as exc:
                 self._after_login_failure(exc)
                 raise
@@ -696,11 +696,13 @@ class Session:
         if isinstance(exc, AuthError):
             self._credentials = None
 
-    async def _reopen(self, delay: float) -> None:
+    async def _reopen(self, delay: float, reason: str) -> None:
+        """Retry the whole procedure on a new connection (SPEC §2.11)."""
         if self._link is not None:
             await self._link.close("retrying login")
+        self._set_state(SessionState.DISCONNECTED, f"retrying login: {reason}")
         await asyncio.sleep(delay)
-        await self._open_link()
+        await self.open()
 
     async def _login_on(self, link: Link, otp: str | None) -> None:
         creds = self._credentials
