@@ -38,11 +38,14 @@ class MT5CommInfo(bt.CommInfoBase):
     ``mult`` is the account-currency value of one price unit per unit of size
     (``tick_value / tick_size``, per lot when sizes are lots, per unit of the base asset otherwise).
 
-    Params: ``mult`` (1.0), ``leverage`` (1.0), ``stocklike`` (False), ``commission`` (0.0).
+    ``profitandloss`` rounds to the account currency's ``digits`` as MT5 rounds the profit of every deal,
+    so Backtrader's trade P&L (which it computes itself) equals the sum of the deals' profits.
+
+    Params: ``mult`` (1.0), ``leverage`` (1.0), ``digits`` (2), ``stocklike`` (False), ``commission`` (0.0).
     """
 
     params = (("stocklike", False), ("commission", 0.0), ("mult", 1.0), ("margin", None), ("leverage", 1.0),
-              ("percabs", True))
+              ("percabs", True), ("digits", 2))
 
     def getvaluesize(self, size: float, price: float) -> float:
         return abs(size) * price * self.p.mult / self.p.leverage
@@ -51,7 +54,7 @@ class MT5CommInfo(bt.CommInfoBase):
         return self.getvaluesize(size, price)
 
     def profitandloss(self, size: float, price: float, newprice: float) -> float:
-        return size * (newprice - price) * self.p.mult
+        return parsing.round_money(size * (newprice - price) * self.p.mult, self.p.digits)
 
     def getcommission(self, size: float, price: float) -> float:
         return 0.0
@@ -249,7 +252,8 @@ class MT5Broker(bt.broker.BrokerBase):
             mult = per_lot if self.p.size_in_lots else per_lot / contract
             account = self.store.account
             leverage = float(getattr(account, "leverage", 1) or 1)
-            info = self._comminfos[symbol] = MT5CommInfo(mult=mult, leverage=leverage)
+            digits = int(getattr(account, "currency_digits", 2) or 2)
+            info = self._comminfos[symbol] = MT5CommInfo(mult=mult, leverage=leverage, digits=digits)
         return info
 
     def orderstatus(self, order: Any) -> int:

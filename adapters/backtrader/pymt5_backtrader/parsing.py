@@ -41,6 +41,7 @@ __all__ = [
     "parse_position",
     "parse_timeframe",
     "parse_valid",
+    "round_money",
     "size_to_volume",
     "tick_price",
     "tick_time_ms",
@@ -257,6 +258,14 @@ def volume_to_size(volume: float, symbol: Any, *, in_lots: bool) -> float:
 def contract_size(symbol: Any) -> float:
     """Return the contract size of a symbol (units of the base asset per lot)."""
     return float(_num(symbol, "contract_size", "trade_contract_size", default=0.0) or 1.0)
+
+
+def round_money(value: float, digits: int) -> float:
+    """Round money to ``digits`` decimals the way MT5 rounds deal profits (half away from zero)."""
+    scale = 10.0 ** min(max(int(digits), 0), 8)
+    if value >= 0:
+        return math.floor(value * scale + 0.5000001) / scale
+    return math.ceil(value * scale - 0.5000001) / scale
 
 
 # --- server records ---------------------------------------------------------------------------------------

@@ -222,6 +222,7 @@ class MT5Store:
         from pymt5_core.events import AccountUpdate, ConnectionState, LinkState, OrderEvent, TradeTransaction
 
         self._connected = asyncio.Event()
+        self.account = None  # set by the login below; a "ready" state before it is not a reconnect
         kwargs = {"timeout": self.timeout, "reconnect": self.reconnect, **self.client_kwargs}
         factory = self.client_factory
         if factory is None:
@@ -238,12 +239,14 @@ class MT5Store:
         ]
         self.account = await self.client.login(self.login, self._password, otp=self._otp)
         self.hedging = int(self.account.margin_mode) == 2
-        self._connected.set()
+        self._connected.set()  # from here on, a "ready" session after a loss is a reconnect
         self.started_at = int(_dt.datetime.now(_dt.UTC).timestamp())
         self.put_notification("connected", url=self.url, login=self.login)
 
     async def _disconnect(self) -> None:
         self._refresh_account()
+        if self._connected is not None:
+            self._connected.clear()
         for pump in list(self._pumps.values()):
             await pump.cancel()
         self._pumps.clear()
@@ -266,7 +269,7 @@ class MT5Store:
             self.put_notification("connection lost", reason=ev.reason)
             for pump in self._pumps.values():
                 pump.inbox.put_nowait(("down",))
-        elif state == "ready" and not self._connected.is_set() and previous != "ready":
+        elif state == "ready" and self.account is not None and not self._connected.is_set():
             self._connected.set()
             self.put_notification("reconnected", attempt=ev.attempt)
             for pump in self._pumps.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import backtrader as bt
 import pytest
@@ -255,7 +256,7 @@ def test_dropped_connection_loses_no_bar_and_duplicates_no_order(make_sim, run, 
     assert strat.statuses.count("CONNBROKEN") == 2 and strat.statuses[-1] == "LIVE"
     assert "connection lost" in strat.store_msgs and "reconnected" in strat.store_msgs
     stamps = [t for t, _ in strat.bars]
-    assert all(b - a == dt.timedelta(minutes=1) for a, b in zip(stamps, stamps[1:], strict=False)), stamps
+    assert all(b - a == dt.timedelta(minutes=1) for a, b in itertools.pairwise(stamps)), stamps
     # the bars are the server's bars, none missing, none twice
     store.start()
     try:
@@ -269,3 +270,30 @@ def test_dropped_connection_loses_no_bar_and_duplicates_no_order(make_sim, run, 
     assert strat.statuses_of(strat.state["close"]) == ["Submitted", "Accepted", "Completed"]
     assert len(deals_of(sim, sim.sim.demo_account.login)) == 2
     assert len(strat.trades) == 1
+
+
+def test_exchange_order_fills_level_by_level_as_partials(make_sim, run, scripted):
+    from pymt5_core.sim.accounts import AccountConfig
+
+    sim = make_sim(accounts=[AccountConfig(7000001, "Rich1234!", name="Rich", balance=5_000_000.0)])
+    store = new_store(sim)
+
+    def script(s, n):
+        if n == 1:
+            s.state["ref"] = s.buy(size=60).ref  # more than the best level of the ESZ7 book
+        elif s.last_status(s.state["ref"]) == "Completed" and "close" not in s.state:
+            s.state["close"] = s.close().ref
+        elif "close" in s.state and s.last_status(s.state["close"]) == "Completed":
+            s.finished = True
+
+    _, strat = run(store, {"script": script, "max_live": 30}, data_kwargs={"dataname": "ESZ7"})
+    statuses = strat.statuses_of(strat.state["ref"])
+    buy_deals = [d for d in deals_of(sim, sim.sim.demo_account.login) if d.entry == 0]
+    assert len(buy_deals) > 1, "the book should have filled the order over several levels"
+    assert statuses == ["Submitted", "Accepted"] + ["Partial"] * (len(buy_deals) - 1) + ["Completed"]
+    fills = [(size, price) for ref, st, size, price in strat.orders if ref == strat.state["ref"] and st != "Submitted"]
+    assert fills[-1][0] == 60
+    assert fills[-1][1] == pytest.approx(sum(d.price * d.volume for d in buy_deals) / 60)
+    deals = deals_of(sim, sim.sim.demo_account.login)
+    assert sum(t.pnl for t in strat.trades) == pytest.approx(sum(d.profit for d in deals), abs=1e-6), (
+        [(d.entry, d.volume, d.price, d.profit) for d in deals])

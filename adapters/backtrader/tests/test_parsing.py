@@ -93,3 +93,9 @@ def test_tick_price_uses_last_for_exchange_symbols():
     assert parsing.tick_price(tick, use_last=False) == 1.0
     assert parsing.tick_price(tick, use_last=True) == 1.05
     assert parsing.tick_time_ms(tick) == 5
+
+
+def test_round_money_rounds_half_away_from_zero_like_mt5():
+    assert parsing.round_money(2.675, 2) == 2.68  # Python's round() gives 2.67
+    assert parsing.round_money(-2.675, 2) == -2.68
+    assert parsing.round_money(-28.333333, 2) == -28.33
