@@ -1276,6 +1276,7 @@ class MT5Client:
         pending = _PendingTrade(request, fields, asyncio.get_running_loop().create_future(),
                                 frozenset(self.mirror.deals), dict(self.mirror.positions),
                                 frozenset(self.mirror.orders))
+        pending.future.add_done_callback(_consume)  # a result nobody awaits any more is not an error
         self._pending[action_id] = pending
         try:
             result = await self._send_trade(pending, payload)
@@ -1566,6 +1567,11 @@ class MT5Client:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _widen(bid: float, ask: float, widen: tuple[float, int, int], digits: int) -> tuple[float, float]:

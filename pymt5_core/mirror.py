@@ -250,7 +250,7 @@ class StateMirror:
     def _lifecycle(self, order: Order, previous: Order | None, *, history: bool, removed: bool = False) -> None:
         log = self._log.setdefault(order.ticket, [])
         last_state = log[-1].state if log else None
-        if not removed and last_state == order.state and previous is not None:
+        if not removed and last_state == order.state:
             return
         if removed and log and log[-1].removed:
             return

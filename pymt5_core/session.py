@@ -566,7 +566,9 @@ class Session:
         self.log.info("session %s -> %s%s", old, new, f" ({reason})" if reason else "")
         self._state_changed.set()
         self._state_changed = asyncio.Event()
-        event = ConnectionState(new, old, reason, attempt)
+        self._announce(ConnectionState(new, old, reason, attempt))
+
+    def _announce(self, event: ConnectionState) -> None:
         for callback in list(self._state_listeners):
             try:
                 callback(event)
@@ -792,6 +794,9 @@ class Session:
                 self._set_state(SessionState.DISCONNECTED, f"gave up after {attempt - 1} reconnect attempts")
                 return
             await asyncio.sleep(next(delays))
+            if attempt > 1:  # every further attempt is announced, though the state stays RECONNECTING
+                self._announce(ConnectionState(SessionState.RECONNECTING, SessionState.RECONNECTING,
+                                               "retrying", attempt))
             try:
                 self.log.info("reconnect attempt %d", attempt)
                 link = await self._open_link()

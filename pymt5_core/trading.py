@@ -310,6 +310,8 @@ def _execution(sym: SymbolInfo, volume_wire: int, quoted: float, requested_filli
                                                                                                          int]:
     """``(trade_action, price_order, type_filling)`` of a market deal for the symbol's execution mode."""
     mode = sym.exec_mode
+    if requested_filling is not None:
+        _check_filling(sym, requested_filling, market=True)
     if mode == ExecMode.INSTANT:
         limit = lots_to_wire(sym.instant_volume)
         if not limit or volume_wire <= limit:

@@ -1,0 +1,169 @@
+"""Drops, reconnects, keep-alive and the no-duplicate-order guarantee, with simulator faults."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from pymt5_core.client import MT5Client
+from pymt5_core.errors import ConnectionLost
+from pymt5_core.events import ConnectionState, LinkState, SessionState
+from pymt5_core.models import Tick
+from pymt5_core.sim import SimServer
+from pymt5_core.wire.enums import Command, Retcode
+
+
+def ready_again(event_waiter, client: MT5Client) -> asyncio.Future[ConnectionState]:
+    """A future of the READY transition that follows a reconnect."""
+    return event_waiter(client, ConnectionState, lambda e: e.state is SessionState.READY and e.attempt > 0)
+
+
+@pytest.mark.parametrize("fault", ["after_status", "after_result"])
+async def test_trade_result_lost_with_the_connection_is_reconciled_without_a_duplicate(
+        client: MT5Client, sim: SimServer, fault: str) -> None:
+    await client.quote("EURUSD")
+    await client.symbol("EURUSD")
+    states: list[SessionState] = []
+    client.on(ConnectionState, lambda e: states.append(e.state))
+    if fault == "after_status":
+        sim.faults.drop_after_frames(1)  # the order executes; only the status answer gets out, no push 19
+    else:
+        sim.faults.drop_at_command(Command.TRADE_REQUEST, "after")  # everything is sent, then the link dies
+    try:
+        result = await client.buy("EURUSD", 0.1, comment="once")
+    except ConnectionLost as exc:  # acceptable only when the outcome could not be settled
+        assert exc.outcome_unknown
+        result = None
+    positions = sim.engine.positions(sim.demo_account.login)
+    assert len(positions) == 1  # exactly one: the request was never re-sent
+    await client.session.wait_ready(5)
+    assert [p.ticket for p in client.mirror.positions.values()] == [int(positions[0]["position_id"])]
+    assert result is not None and result.retcode == Retcode.DONE and result.volume == pytest.approx(0.1)
+    assert result.order == int(positions[0]["trade_order"])
+    if fault == "after_status":
+        assert result.reconciled and SessionState.RECONNECTING in states and states[-1] is SessionState.READY
+
+
+async def test_trade_request_dropped_before_execution_raises_outcome_unknown(client: MT5Client,
+                                                                               sim: SimServer) -> None:
+    await client.quote("EURUSD")
+    sim.faults.drop_at_command(Command.TRADE_REQUEST, "before")  # the server never processes it
+    with pytest.raises(ConnectionLost) as info:
+        await client.buy("EURUSD", 0.1)
+    assert info.value.outcome_unknown
+    assert sim.engine.positions(sim.demo_account.login) == []
+    assert client.mirror.positions == {}
+    await client.session.wait_ready(5)
+    ok = await client.buy("EURUSD", 0.1)  # the session works again; a new request is a new order
+    assert ok.retcode == Retcode.DONE and len(sim.engine.positions(sim.demo_account.login)) == 1
+
+
+async def test_pending_order_reconciled_after_a_drop(client: MT5Client, sim: SimServer) -> None:
+    quote = await client.quote("EURUSD")
+    await client.symbol("EURUSD")
+    sim.faults.drop_after_frames(1)  # the order is placed, only the status answer gets out
+    price = round(quote.bid - 0.01, 5)
+    result = await client.buy_limit("EURUSD", 0.1, price, comment="lim")
+    assert result.reconciled and client.mirror.orders[result.order].price_open == price
+    assert len(sim.engine.orders(sim.demo_account.login)) == 1 == len(client.mirror.orders)
+
+
+async def test_drop_resyncs_the_mirror_and_resubscribes_ticks(client: MT5Client, sim: SimServer, pump,
+                                                              event_waiter) -> None:
+    await client.buy("EURUSD", 0.1)
+    stream = client.ticks("USDJPY")
+    async with pump(sim):
+        await stream.__anext__()
+        ready = ready_again(event_waiter, client)
+        # While disconnected the position is closed elsewhere (another terminal of the same account).
+        await client.session.drop("test: network failure")
+        await ready
+        after = asyncio.get_running_loop().time()
+        tick = await stream.__anext__()
+        while asyncio.get_running_loop().time() < after:
+            tick = await stream.__anext__()
+    await stream.aclose()
+    assert tick.symbol == "USDJPY"
+    assert {t: p.volume_wire for t, p in client.mirror.positions.items()} == {
+        int(p["position_id"]): int(p["trade_volume"]) for p in sim.engine.positions(sim.demo_account.login)}
+    assert client.session.token is not None and any(client.session.token)
+
+
+async def test_server_dropping_frames_triggers_reconnect_and_new_ticks(client: MT5Client, sim: SimServer, pump,
+                                                                       event_waiter) -> None:
+    got: list[Tick] = []
+    client.on(Tick, got.append)
+    stream = client.ticks("EURUSD")
+    async with pump(sim):
+        await stream.__anext__()
+        ready = ready_again(event_waiter, client)
+        sim.faults.drop_after_frames(3)
+        await ready
+        count = len(got)
+        await stream.__anext__()
+        while len(got) <= count:
+            await stream.__anext__()
+    await stream.aclose()
+    assert client.state is SessionState.READY
+
+
+async def test_unanswered_keepalive_marks_the_link_dead(sim: SimServer, make_client, event_waiter) -> None:
+    async with make_client(sim.url, keepalive_interval=0.05, dead_after=0.2) as c:
+        await c.login(sim.demo_account.login, sim.demo_account.password)
+        reconnecting = event_waiter(c, ConnectionState, lambda e: e.state is SessionState.RECONNECTING)
+        ready = ready_again(event_waiter, c)
+        await c.session.request(Command.PING)  # a first answered ping arms the dead-link check
+        sim.faults.delay(Command.PING, 30.0, times=1)
+        event = await reconnecting
+        assert "dead link" in event.reason
+        await ready
+        assert c.latency is not None
+
+
+async def test_link_state_push_blocks_trading_locally(client: MT5Client, sim: SimServer, event_waiter) -> None:
+    from pymt5_core.errors import TradeRejected
+
+    await client.quote("EURUSD")
+    down = event_waiter(client, LinkState, lambda e: not e.connected)
+    sim.faults.link_down()
+    assert not (await down).connected
+    with pytest.raises(TradeRejected) as info:
+        await client.buy("EURUSD", 0.1)
+    assert info.value.retcode == Retcode.CONNECTION
+    up = event_waiter(client, LinkState, lambda e: e.connected)
+    sim.faults.link_up()
+    await up
+    assert (await client.buy("EURUSD", 0.1)).retcode == Retcode.DONE
+
+
+async def test_reconnect_retries_while_logins_are_refused(client: MT5Client, sim: SimServer, event_waiter) -> None:
+    attempts: list[int] = []
+
+    def on_state(event: ConnectionState) -> None:
+        if event.state is SessionState.RECONNECTING:
+            attempts.append(event.attempt)
+            if len(attempts) == 2:
+                sim.faults.allow_logins()
+
+    client.on(ConnectionState, on_state)
+    ready = ready_again(event_waiter, client)
+    sim.faults.refuse_logins(2)
+    await client.session.drop("test")
+    event = await ready
+    assert event.attempt >= 2
+    assert (await client.account()).login == sim.demo_account.login
+
+
+async def test_requests_wait_for_the_reconnect(client: MT5Client, sim: SimServer) -> None:
+    await client.session.drop("test")
+    assert client.state is SessionState.RECONNECTING
+    bars = await client.bars("EURUSD", "H1", count=5)  # waits until READY, then runs
+    assert len(bars) == 5
+
+
+async def test_close_stops_reconnecting(client: MT5Client, sim: SimServer) -> None:
+    sim.faults.refuse_logins(3)
+    await client.session.drop("test")
+    await client.close()
+    assert client.state is SessionState.CLOSED
