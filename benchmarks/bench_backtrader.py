@@ -125,12 +125,11 @@ def bench_overhead(bars: int) -> dict[str, float]:
 
     adapter_s, n_adapter = run(store.getdata(dataname="EURUSD", timeframe=bt.TimeFrame.Minutes, historical=True,
                                              fromdate=start, todate=end))
-    from pymt5_core.sync import MT5ClientSync
-
-    client = MT5ClientSync(sim.sim.url)
-    client.login(account.login, account.password)
-    rates = client.bars("EURUSD", "M1", start.replace(tzinfo=dt.UTC), end.replace(tzinfo=dt.UTC))
-    client.close()
+    store.start()
+    try:
+        rates = store.run(store.client.bars("EURUSD", "M1", start.replace(tzinfo=dt.UTC), end.replace(tzinfo=dt.UTC)))
+    finally:
+        store.stop()
     frame = pd.DataFrame({k: rates[k] for k in ("open", "high", "low", "close", "tick_volume")})
     frame.index = pd.to_datetime(rates["time"] + 60, unit="s")
     frame = frame.rename(columns={"tick_volume": "volume"})

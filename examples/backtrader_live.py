@@ -30,6 +30,7 @@ class SmaCross(bt.Strategy):
         self.cross = bt.ind.CrossOver(bt.ind.SMA(period=self.p.fast), bt.ind.SMA(period=self.p.slow))
         self.live = False
         self.count = 0
+        self.closing = None
 
     def notify_data(self, data, status, *args, **kwargs):
         print("data status:", data._getstatusname(status))
@@ -42,18 +43,21 @@ class SmaCross(bt.Strategy):
         if order.status in (order.Completed, order.Canceled, order.Margin, order.Rejected, order.Expired):
             print(f"{self.data.datetime.datetime(0)} order {order.ref} {order.getstatusname()} "
                   f"{order.executed.size:+g} @ {order.executed.price:.5f}")
+            if self.closing is not None and order.ref == self.closing.ref:
+                self.env.runstop()  # flat again: stop
 
     def notify_trade(self, trade):
         if trade.isclosed:
             print(f"trade closed: pnl {trade.pnl:.2f} net {trade.pnlcomm:.2f}")
 
     def next(self):
-        if not self.live:
-            return  # do not trade on backfilled history
+        if not self.live or self.closing is not None:
+            return  # do not trade on backfilled history, nor while closing
         self.count += 1
         if self.count >= self.p.live_bars:
-            self.close()
-            self.env.runstop()
+            self.closing = self.close()  # None when already flat
+            if self.closing is None:
+                self.env.runstop()
         elif self.cross > 0:
             self.order_target_size(target=self.p.stake)
         elif self.cross < 0:

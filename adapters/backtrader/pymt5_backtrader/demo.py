@@ -24,6 +24,7 @@ class DemoCross(bt.Strategy):
         self.cross = bt.ind.CrossOver(bt.ind.SMA(period=self.p.fast), bt.ind.SMA(period=self.p.slow))
         self.live_bars = 0
         self.live = False
+        self.closing: Any = None
 
     def log(self, text: str) -> None:
         print(f"  {self.data.datetime.datetime(0):%Y-%m-%d %H:%M} {text}", file=self.p.out)
@@ -33,6 +34,8 @@ class DemoCross(bt.Strategy):
         print(f"  data: {data._getstatusname(status)}", file=self.p.out)
 
     def notify_order(self, order: Any) -> None:
+        if self.closing is not None and order.ref == self.closing.ref and not order.alive():
+            self.env.runstop()  # flat again (or the close failed): stop
         if order.status in (order.Completed, order.Partial):
             self.log(f"order {order.ref} {order.getstatusname()}: {'BUY' if order.isbuy() else 'SELL'} "
                      f"{order.executed.size:+g} @ {order.executed.price:.5f} comm {order.executed.comm:.2f}")
@@ -44,18 +47,19 @@ class DemoCross(bt.Strategy):
             self.log(f"trade closed: pnl {trade.pnl:.2f}, net {trade.pnlcomm:.2f}")
 
     def next(self) -> None:
-        if not self.live:
+        if not self.live or self.closing is not None:
             return
         self.live_bars += 1
-        if self.cross > 0 and self.position.size <= 0:
+        if self.live_bars >= self.p.bars:
+            self.closing = self.close()  # None when already flat
+            if self.closing is None:
+                self.env.runstop()
+        elif self.cross > 0 and self.position.size <= 0:
             self.order_target_size(target=self.p.size)
         elif self.cross < 0 and self.position.size >= 0:
             self.order_target_size(target=-self.p.size)
         elif not self.position and self.live_bars == 1:
             self.buy(size=self.p.size)  # trade at least once in a short demo
-        if self.live_bars >= self.p.bars:
-            self.close()
-            self.env.runstop()
 
 
 def demo_section(url: str, login: int, password: str, *, symbol: str = "EURUSD", bars: int = 12,
@@ -70,7 +74,7 @@ def demo_section(url: str, login: int, password: str, *, symbol: str = "EURUSD",
         out: where to print (default stdout).
 
     Returns:
-        ``{"cash": ..., "value": ..., "orders": n, "trades": n}`` at the end of the run.
+        ``{"cash": ..., "value": ..., "trades": closed trades}`` at the end of the run.
     """
     store = MT5Store(url=url, login=login, password=password)
     cerebro = bt.Cerebro(stdstats=False)

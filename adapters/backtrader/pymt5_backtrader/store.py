@@ -150,6 +150,7 @@ class MT5Store:
         self._pumps: dict[int, _FeedPump] = {}
         self._unsubscribe: list[Callable[[], Any]] = []
         self._connected: asyncio.Event | None = None
+        self._logged_in = False
         self._broker: MT5Broker | None = None
         self._lock = threading.Lock()
         self.server_time_ms = 0
@@ -222,7 +223,7 @@ class MT5Store:
         from pymt5_core.events import AccountUpdate, ConnectionState, LinkState, OrderEvent, TradeTransaction
 
         self._connected = asyncio.Event()
-        self.account = None  # set by the login below; a "ready" state before it is not a reconnect
+        self._logged_in = False  # a "ready" session before the login below returns is not a reconnect
         kwargs = {"timeout": self.timeout, "reconnect": self.reconnect, **self.client_kwargs}
         factory = self.client_factory
         if factory is None:
@@ -239,7 +240,8 @@ class MT5Store:
         ]
         self.account = await self.client.login(self.login, self._password, otp=self._otp)
         self.hedging = int(self.account.margin_mode) == 2
-        self._connected.set()  # from here on, a "ready" session after a loss is a reconnect
+        self._logged_in = True
+        self._connected.set()
         self.started_at = int(_dt.datetime.now(_dt.UTC).timestamp())
         self.put_notification("connected", url=self.url, login=self.login)
 
@@ -269,7 +271,7 @@ class MT5Store:
             self.put_notification("connection lost", reason=ev.reason)
             for pump in self._pumps.values():
                 pump.inbox.put_nowait(("down",))
-        elif state == "ready" and self.account is not None and not self._connected.is_set():
+        elif state == "ready" and self._logged_in and not self._connected.is_set():
             self._connected.set()
             self.put_notification("reconnected", attempt=ev.attempt)
             for pump in self._pumps.values():
