@@ -38,14 +38,25 @@ class MT5CommInfo(bt.CommInfoBase):
     ``mult`` is the account-currency value of one price unit per unit of size
     (``tick_value / tick_size``, per lot when sizes are lots, per unit of the base asset otherwise).
 
-    ``profitandloss`` rounds to the account currency's ``digits`` as MT5 rounds the profit of every deal,
-    so Backtrader's trade P&L (which it computes itself) equals the sum of the deals' profits.
+    Backtrader computes a trade's P&L itself, through ``profitandloss``. For every closing fill the broker
+    first records the profit MT5 booked on the deal (:meth:`expect_profit`), and ``profitandloss`` returns
+    it, so trade P&L equals the deals' profits even when the profit currency is converted at the rate of
+    the moment. Without a recorded deal it computes ``size x move x mult``, rounded to the account
+    currency's ``digits`` as MT5 rounds deal profits.
 
     Params: ``mult`` (1.0), ``leverage`` (1.0), ``digits`` (2), ``stocklike`` (False), ``commission`` (0.0).
     """
 
     params = (("stocklike", False), ("commission", 0.0), ("mult", 1.0), ("margin", None), ("leverage", 1.0),
               ("percabs", True), ("digits", 2))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._booked: dict[tuple[float, float], collections.deque[float]] = {}
+
+    def expect_profit(self, size: float, price: float, profit: float) -> None:
+        """Record the profit MT5 booked for closing ``size`` (the closed position's sign) at ``price``."""
+        self._booked.setdefault((round(size, 8), round(price, 10)), collections.deque()).append(profit)
 
     def getvaluesize(self, size: float, price: float) -> float:
         return abs(size) * price * self.p.mult / self.p.leverage
@@ -54,6 +65,9 @@ class MT5CommInfo(bt.CommInfoBase):
         return self.getvaluesize(size, price)
 
     def profitandloss(self, size: float, price: float, newprice: float) -> float:
+        booked = self._booked.get((round(size, 8), round(newprice, 10)))
+        if booked:
+            return booked.popleft()
         return parsing.round_money(size * (newprice - price) * self.p.mult, self.p.digits)
 
     def getcommission(self, size: float, price: float) -> float:
@@ -585,8 +599,8 @@ class MT5Broker(bt.broker.BrokerBase):
         closedvalue = comminfo.getoperationcost(closed, pprice_orig)
         openedvalue = comminfo.getoperationcost(opened, deal.price)
         pnl = deal.profit if closed else 0.0
-        if closed and not deal.profit:
-            pnl = comminfo.profitandloss(-closed, pprice_orig, deal.price)
+        if closed:
+            comminfo.expect_profit(-closed, deal.price, deal.profit)
         dt = bt.date2num(_dt.datetime(1970, 1, 1) + _dt.timedelta(milliseconds=deal.time_ms))
         margin = comminfo.getvaluesize(size, deal.price)
         order.execute(dt, size, deal.price, closed, closedvalue, closedcomm, opened, openedvalue, openedcomm,

@@ -76,7 +76,8 @@ class MT5Data(bt.feed.DataBase):
     _ST_FROM, _ST_START, _ST_FEED, _ST_OVER = range(4)
 
     def __init__(self, **kwargs: Any) -> None:
-        self._period = parsing.parse_timeframe(self.p.timeframe, self.p.compression)
+        # tick mode delivers ticks whatever the timeframe (usually TimeFrame.Ticks, for resampledata)
+        self._period = "M1" if self.p.use_ticks else parsing.parse_timeframe(self.p.timeframe, self.p.compression)
         if self.p.bar_source not in ("ticks", "server"):
             raise ValueError(f"bar_source must be 'ticks' or 'server', not {self.p.bar_source!r}")
         if self.p.use_ticks and self.p.historical:

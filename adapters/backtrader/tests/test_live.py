@@ -297,3 +297,68 @@ def test_exchange_order_fills_level_by_level_as_partials(make_sim, run, scripted
     deals = deals_of(sim, sim.sim.demo_account.login)
     assert sum(t.pnl for t in strat.trades) == pytest.approx(sum(d.profit for d in deals), abs=1e-6), (
         [(d.entry, d.volume, d.price, d.profit) for d in deals])
+
+
+def test_netting_account_reversal_and_cross_currency_profit(make_sim, run, scripted):
+    sim = make_sim()
+    store = MT5Store(url=sim.sim.url, login=5000002, password="Netting1234!")  # EUR, netting
+
+    def script(s, n):
+        if n == 1:
+            s.state["refs"] = [s.buy(size=0.1).ref]
+        elif n == 3:
+            s.state["refs"].append(s.sell(size=0.3).ref)  # reverses: one in/out deal
+        elif n == 5:
+            s.state["refs"].append(s.close().ref)
+        elif n > 5 and s.last_status(s.state["refs"][-1]) == "Completed":
+            s.finished = True
+
+    cerebro, strat = run(store, {"script": script, "max_live": 30})
+    assert [strat.last_status(r) for r in strat.state["refs"]] == ["Completed"] * 3
+    deals = deals_of(sim, 5000002)
+    assert [d.entry for d in deals] == [0, 2, 1]
+    assert len(strat.trades) == 2
+    assert sum(t.pnl for t in strat.trades) == pytest.approx(sum(d.profit for d in deals), abs=1e-9)
+    assert cerebro.getbroker().getvalue() == pytest.approx(sim.on_loop(sim.sim.engine.equity, 5000002), abs=1e-6)
+
+
+def test_invalid_volume_and_unsupported_order_type_are_rejected_locally(make_sim, run, scripted):
+    sim = make_sim()
+
+    def script(s, n):
+        if n == 1:
+            s.state["refs"] = [s.buy(size=0.015).ref, s.sell(size=0.1, exectype=bt.Order.StopTrail,
+                                                             trailamount=0.001).ref]
+        else:
+            s.finished = True
+
+    _, strat = run(new_store(sim), {"script": script, "max_live": 5})
+    assert [strat.statuses_of(r) for r in strat.state["refs"]] == [["Submitted", "Rejected"]] * 2
+    assert strat.store_msgs.count("order rejected") == 2
+    assert not history_orders_of(sim, sim.sim.demo_account.login)
+
+
+def test_tick_feed_resamples_into_bars(make_sim, run, scripted):
+    sim = make_sim()
+    store = new_store(sim)
+    cerebro = bt.Cerebro(stdstats=False)
+    data = store.getdata(dataname="EURUSD", use_ticks=True, timeframe=bt.TimeFrame.Ticks, qcheck=0.1)
+    cerebro.resampledata(data, timeframe=bt.TimeFrame.Minutes, compression=1)
+    cerebro.addstrategy(scripted, max_live=4)
+    strat = cerebro.run()[0]
+    stamps = [t for t, _ in strat.bars]
+    assert len(stamps) >= 4 and all(t.second == 0 for t in stamps)
+    assert stamps == sorted(set(stamps))
+
+
+def test_demo_section_runs_a_short_live_session(make_sim):
+    import io
+
+    from pymt5_backtrader.demo import demo_section
+
+    sim = make_sim()
+    out = io.StringIO()
+    result = demo_section(sim.sim.url, sim.sim.demo_account.login, sim.sim.demo_account.password, bars=4, out=out)
+    assert result["trades"] >= 1
+    assert "trade closed" in out.getvalue()
+    assert result["value"] == pytest.approx(sim.on_loop(sim.sim.engine.equity, sim.sim.demo_account.login))
