@@ -210,8 +210,10 @@ class MT5Broker(bt.broker.BrokerBase):
                         6: bt.Order.StopLimit, 7: bt.Order.StopLimit}.get(snap.type, bt.Order.Market)
             cls = bt.BuyOrder if is_buy else bt.SellOrder
             size = parsing.volume_to_size(snap.volume_current, self._symbol_info(symbol), in_lots=self.p.size_in_lots)
+            # simulated=True only while constructing: the feed has no bar yet to date the order with
             order = cls(owner=None, data=data, size=size, price=snap.price_open, exectype=exectype,
                         simulated=True)
+            order.p.simulated = False
             order.addcomminfo(self.getcommissioninfo(data))
             order.accept(self)
             tracked = _Tracked(order, symbol, tickets={snap.ticket})

@@ -192,7 +192,7 @@ class MT5Data(bt.feed.DataBase):
 
     def _load_from(self) -> bool:
         src = self.p.backfill_from
-        if not src._load():
+        if not src.next():  # next() = forward + load (with the source's own filters)
             last = src.lines.datetime[0] if len(src) else None
             if last is not None:
                 t = int((bt.num2date(last) - _EPOCH).total_seconds())

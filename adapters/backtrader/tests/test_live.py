@@ -362,3 +362,65 @@ def test_demo_section_runs_a_short_live_session(make_sim):
     assert result["trades"] >= 1
     assert "trade closed" in out.getvalue()
     assert result["value"] == pytest.approx(sim.on_loop(sim.sim.engine.equity, sim.sim.demo_account.login))
+
+
+def test_cancel_of_a_day_order_is_confirmed_by_the_server(make_sim, run, scripted):
+    sim = make_sim()
+
+    def script(s, n):
+        if n == 1:
+            s.state["order"] = s.sell(size=0.1, exectype=bt.Order.Limit, price=s.data.close[0] + 0.01,
+                                      valid=bt.Order.DAY)
+        elif s.last_status(s.state["order"].ref) == "Accepted" and "cancel" not in s.state:
+            s.state["cancel"] = True
+            s.cancel(s.state["order"])
+        elif s.last_status(s.state["order"].ref) == "Canceled":
+            s.finished = True
+
+    _, strat = run(new_store(sim), {"script": script, "max_live": 20})
+    assert strat.statuses_of(strat.state["order"].ref) == ["Submitted", "Accepted", "Canceled"]
+    (order,) = history_orders_of(sim, sim.sim.demo_account.login)
+    assert (order.state, order.type_time, order.type) == (2, 1, 3)  # canceled, DAY, SELL_LIMIT
+
+
+def test_pending_orders_found_at_start_become_backtrader_orders(make_sim, run, scripted):
+    sim = make_sim()
+    account = sim.sim.demo_account
+    setup = MT5Store(url=sim.sim.url, login=account.login, password=account.password)
+    setup.start()
+    try:
+        setup.run(setup.client.buy_limit("EURUSD", 0.2, 1.0))
+    finally:
+        setup.stop()
+    found = []
+
+    def script(s, n):
+        found.extend(o for o in s.broker._orders.values())
+        s.cancel(found[0].order)
+        s.finished = True
+
+    _, strat = run(setup, {"script": script, "max_live": 10})
+    assert [(t.order.size, t.order.created.price) for t in found] == [(0.2, 1.0)]
+    ref = found[0].order.ref
+    assert strat.statuses_of(ref)[0] == "Accepted"
+
+
+def test_backfill_from_a_local_feed_resumes_after_its_last_bar(make_sim, run, scripted):
+    import pandas as pd
+
+    sim = make_sim()
+    store = new_store(sim)
+    store.start()
+    try:
+        end = dt.datetime(2027, 3, 15, 9, 0, tzinfo=dt.UTC)
+        rates = store.run(store.client.bars("EURUSD", "M1", end - dt.timedelta(minutes=30), end))
+    finally:
+        store.stop()
+    frame = pd.DataFrame({k: rates[k] for k in ("open", "high", "low", "close")})
+    frame["volume"] = rates["tick_volume"]
+    frame.index = pd.to_datetime(rates["time"] + 60, unit="s")  # bar-end stamps, as the adapter's
+    local = bt.feeds.PandasData(dataname=frame, timeframe=bt.TimeFrame.Minutes)
+    _, strat = run(store, {"max_live": 3}, data_kwargs={"backfill_from": local})
+    stamps = [t for t, _ in strat.bars]
+    assert stamps[:31] == list(frame.index.to_pydatetime())
+    assert all(b - a == dt.timedelta(minutes=1) for a, b in itertools.pairwise(stamps))
