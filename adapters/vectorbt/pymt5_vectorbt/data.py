@@ -385,7 +385,7 @@ def _session(client: Any, connection: dict[str, Any]) -> Iterator[Any]:
     login = options.pop("login", None) or os.environ.get("PYMT5_LOGIN")
     password = options.pop("password", None) or os.environ.get("PYMT5_PASSWORD")
     if not url:
-        raise InvalidRequest('no server: pass url=..., set vbt.settings.data["mt5"]["url"] or PYMT5_URL')
+        raise InvalidRequest('no server: pass url=... or client=..., set vbt.settings.data["mt5"]["url"] or PYMT5_URL')
     if login is None or password is None:
         raise InvalidRequest('no credentials: pass login= and password=, or set vbt.settings.data["mt5"]')
     try:
