@@ -424,3 +424,33 @@ def test_backfill_from_a_local_feed_resumes_after_its_last_bar(make_sim, run, sc
     stamps = [t for t, _ in strat.bars]
     assert stamps[:31] == list(frame.index.to_pydatetime())
     assert all(b - a == dt.timedelta(minutes=1) for a, b in itertools.pairwise(stamps))
+
+
+def test_netting_bracket_on_an_open_position_is_emulated_as_oco(make_sim, run, scripted):
+    from pymt5_core.sim.accounts import AccountConfig
+
+    sim = make_sim(accounts=[AccountConfig(7000002, "Net1234!", name="Net", margin_mode=0)])
+    store = MT5Store(url=sim.sim.url, login=7000002, password="Net1234!")
+
+    def script(s, n):
+        if n == 1:
+            s.buy(size=0.1)
+        elif n == 3:
+            price = s.data.close[0]
+            orders = s.buy_bracket(size=0.1, exectype=bt.Order.Market, stopprice=price - 0.0004,
+                                   limitprice=price + 0.0004)
+            s.state["refs"] = [o.ref for o in orders]
+        elif "refs" in s.state:
+            finals = sorted(s.last_status(r) for r in s.state["refs"][1:])
+            if finals == ["Canceled", "Completed"] and "close" not in s.state:
+                s.state["close"] = s.close().ref
+            elif "close" in s.state and s.last_status(s.state["close"]) == "Completed":
+                s.finished = True
+
+    _, strat = run(store, {"script": script, "max_live": 80})
+    parent, stop, limit = strat.state["refs"]
+    assert strat.last_status(parent) == "Completed"
+    assert sorted([strat.last_status(stop), strat.last_status(limit)]) == ["Canceled", "Completed"]
+    pending = [o for o in history_orders_of(sim, 7000002) if o.type in (3, 5)]  # the children, as real orders
+    assert sorted(o.state for o in pending) == [2, 4]
+    assert not sim.on_loop(sim.sim.engine.positions, 7000002)
