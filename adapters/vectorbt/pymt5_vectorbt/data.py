@@ -56,7 +56,7 @@ class MT5Data(vbt.Data):
     """
 
     @classmethod
-    def download(  # type: ignore[override]
+    def download(
         cls: type[MT5DataT],
         symbols: Hashable | Sequence[Hashable],
         *,
@@ -139,7 +139,7 @@ class MT5Data(vbt.Data):
         return cls._build(data, kwargs, {}, tz_localize, tz_convert, missing_index, missing_columns, wrapper_kwargs)
 
     @classmethod
-    def download_symbol(  # type: ignore[override]
+    def download_symbol(
         cls,
         symbol: Hashable,
         *,
@@ -207,7 +207,7 @@ class MT5Data(vbt.Data):
             return prefetched
         return self.download_symbol(symbol, **self._update_kwargs(symbol, kwargs))
 
-    def update(  # type: ignore[override]
+    def update(
         self: MT5DataT,
         *,
         client: MT5ClientSync | None = None,
@@ -247,7 +247,7 @@ class MT5Data(vbt.Data):
         return super().update(_prefetched=frames)._strip_freq()
 
     @classmethod
-    def from_data(cls: type[MT5DataT], data: Any, *args: Any, **kwargs: Any) -> MT5DataT:  # type: ignore[override]
+    def from_data(cls: type[MT5DataT], data: Any, *args: Any, **kwargs: Any) -> MT5DataT:
         """``vbt.Data.from_data``, leaving the index without ``freq`` (see ``pymt5_vectorbt._compat``)."""
         return super().from_data(data, *args, **kwargs)._strip_freq()
 
