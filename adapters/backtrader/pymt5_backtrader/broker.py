@@ -504,6 +504,7 @@ class MT5Broker(bt.broker.BrokerBase):
                 return
             if isinstance(result, ConnectionLost):  # outcome unknown: the reconcile settles it by comment
                 tracked.outcome_unknown = True
+                self.store.put_notification("order outcome unknown", str(result), ref=ref)
                 return
             retcode = getattr(result, "retcode", None) if isinstance(result, TradeRejected) else None
             self.store.put_notification("order rejected", str(result), ref=ref, retcode=retcode)
@@ -726,7 +727,8 @@ class MT5Broker(bt.broker.BrokerBase):
         for tracked, request in retry:
             tracked.parts_in_flight -= 1
             self._dispatch(tracked, request)
-        start = _dt.datetime.fromtimestamp(self._start_ms / 1000 - 60, _dt.UTC)
+        # a day of margin: server times may run ahead of or behind UTC; deals already seen are skipped
+        start = _dt.datetime.fromtimestamp(self._start_ms / 1000 - 86400, _dt.UTC)
         broker_queue = self.store.broker_queue
 
         async def fetch() -> None:
