@@ -294,7 +294,7 @@ class MT5Broker(bt.broker.BrokerBase):
         order = bt.BuyOrder(owner=owner, data=data, size=size, price=price, pricelimit=plimit,
                             exectype=exectype, valid=valid, tradeid=tradeid, oco=oco, trailamount=trailamount,
                             trailpercent=trailpercent, parent=parent, transmit=transmit)
-        order.addinfo(**kwargs)
+        self._addinfo(order, kwargs)
         return self.submit(order)
 
     def sell(self, owner: Any, data: Any, size: float, price: float | None = None, plimit: float | None = None,
@@ -304,8 +304,15 @@ class MT5Broker(bt.broker.BrokerBase):
         order = bt.SellOrder(owner=owner, data=data, size=size, price=price, pricelimit=plimit,
                              exectype=exectype, valid=valid, tradeid=tradeid, oco=oco, trailamount=trailamount,
                              trailpercent=trailpercent, parent=parent, transmit=transmit)
-        order.addinfo(**kwargs)
+        self._addinfo(order, kwargs)
         return self.submit(order)
+
+    @staticmethod
+    def _addinfo(order: Any, kwargs: dict[str, Any]) -> None:
+        # Strategy.buy/sell pass these two for BackBroker; they are not user info
+        kwargs.pop("histnotify", None)
+        kwargs.pop("_checksubmit", None)
+        order.addinfo(**kwargs)
 
     def submit(self, order: Any) -> Any:
         """Mark ``order`` Submitted and send it (a bracket is sent when its last order is transmitted)."""
@@ -337,6 +344,9 @@ class MT5Broker(bt.broker.BrokerBase):
         parent = self._parent_of(tracked)
         if parent is not None:  # a native bracket child: drop its level from the order/position
             self._detach_child(parent, tracked)
+            return
+        if not tracked.tickets and not tracked.parts_in_flight:  # never sent (held or waiting for a parent)
+            self._finish(tracked, bt.Order.Canceled)
             return
         tracked.cancel_requested = True
         self._cancel_tickets(tracked)
@@ -630,7 +640,8 @@ class MT5Broker(bt.broker.BrokerBase):
             for child in children:
                 self._join_oco(child, children[0])
             for child in children:
-                self._send(self._orders[child.ref])
+                if child.status in _ALIVE:  # a child cancelled meanwhile is not sent
+                    self._send(self._orders[child.ref])
         for child in tracked.children:  # native children: now protecting the position
             child_tracked = self._orders[child.ref]
             if child.status == bt.Order.Submitted:
