@@ -173,12 +173,11 @@ async def test_tick_callbacks_and_quote(client: MT5Client, sim: SimServer, pump,
 
 async def test_book_stream_keeps_sorted_levels(client: MT5Client, sim: SimServer, pump) -> None:
     updates: list[BookUpdate] = []
-    async with pump(sim):
-        async with client.book("ESZ7") as stream:
-            async for update in stream:
-                updates.append(update)
-                if len(updates) >= 3:
-                    break
+    async with pump(sim), client.book("ESZ7") as stream:
+        async for update in stream:
+            updates.append(update)
+            if len(updates) >= 3:
+                break
     last = updates[-1]
     assert last.symbol == "ESZ7" and last.bids and last.asks
     assert [lvl.price for lvl in last.bids] == sorted((lvl.price for lvl in last.bids), reverse=True)
