@@ -299,6 +299,7 @@ class Link:
         self.keepalive: KeepAlive | None = None
         self.closed = False
         self.close_reason = ""
+        self._closer: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
 
     def start(self) -> None:
@@ -424,7 +425,7 @@ class Link:
                 request.waiter.set_exception(
                     ConnectionLost(f"{reason} while waiting for {_name(request.command)}", outcome_unknown=unknown)
                 )
-        self._loop.create_task(self._close_transport())
+        self._closer = self._loop.create_task(self._close_transport())
         self._on_closed(self, reason)
 
     async def _close_transport(self) -> None:
@@ -435,7 +436,9 @@ class Link:
         """Close the WebSocket and fail every waiting request."""
         self.close_reason = self.close_reason or reason
         self._shutdown(reason)
-        await asyncio.sleep(0)
+        if self._closer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._closer), 5.0)
 
 
 def _name(command: int) -> str:

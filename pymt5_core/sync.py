@@ -13,6 +13,7 @@ blocking methods of the same client (that would wait on itself, and raises :clas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import threading
@@ -66,9 +67,20 @@ class LoopThread:
         if threading.current_thread() is self.thread:
             self.loop.stop()
             return
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop).result(5.0)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
         self.loop.close()
+
+
+async def _cancel_all() -> None:
+    """Cancel every other task of the loop and wait for them, so nothing is left half-closed."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class BlockingStream(Generic[T]):

@@ -1,0 +1,235 @@
+"""Unit tests of the pure layers: the state mirror (SPEC §8.9) and trade-request building (SPEC §8.2-8.10)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pymt5_core.errors import TradeRejected
+from pymt5_core.events import AccountUpdate, OrderEvent, TradeTransaction, TransactionType
+from pymt5_core.mirror import StateMirror
+from pymt5_core.models import AccountInfo, Event, Order, Position, RequestAction, SymbolInfo, TradeRequest
+from pymt5_core.trading import Quote, TradeContext, build_trade_fields, effective_settings, path_matches
+from pymt5_core.wire.layouts import LAYOUTS
+from pymt5_core.wire.messages import NEUTRAL_TRADE_SETTINGS, AccountBody, DealUpdate, OrderUpdate
+
+
+def record(layout: str, **values: Any) -> dict[str, Any]:
+    """A decoded record of ``layout`` with every field zero/empty except ``values``."""
+    base = LAYOUTS[layout].unpack_dict(bytes(LAYOUTS[layout].size))
+    base.update(values)
+    return base
+
+
+def account_body(balance: float = 1000.0) -> AccountBody:
+    main = record("AccountMain", balance=balance, account_currency="USD", margin_leverage=100, currency_digits=2,
+                  margin_mode=2)
+    return AccountBody(main=main, trade_settings=[NEUTRAL_TRADE_SETTINGS])
+
+
+def position(ticket: int, volume: float, symbol: str = "EURUSD", **values: Any) -> dict[str, Any]:
+    return record("Position", position_id=ticket, trade_symbol=symbol, trade_volume=round(volume * 1e8), **values)
+
+
+def deal(ticket: int, position_id: int, symbol: str = "EURUSD", **values: Any) -> dict[str, Any]:
+    return record("Deal", deal=ticket, position_id=position_id, trade_symbol=symbol, **values)
+
+
+def order(ticket: int, state: int = 1, **values: Any) -> dict[str, Any]:
+    return record("Order", trade_order=ticket, trade_symbol="EURUSD", order_type=2, order_state=state,
+                  volume_initial=10_000_000, **values)
+
+
+@pytest.fixture
+def mirror() -> tuple[StateMirror, list[Event]]:
+    events: list[Event] = []
+    m = StateMirror(events.append)
+    m.reset(1, account_body(), [], [])
+    events.clear()
+    return m, events
+
+
+def test_deal_record_opens_a_position_records_the_deal_and_sets_balance(mirror) -> None:
+    m, events = mirror
+    m.apply_trade_update([DealUpdate(0, deal(10, 5), position(5, 0.1), balance=990.0)])
+    assert set(m.positions) == {5} and set(m.deals) == {10}
+    assert m.account is not None and m.account.balance == 990.0
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["AccountUpdate", "TradeTransaction", "TradeTransaction"]
+    assert isinstance(events[0], AccountUpdate) and "balance" in events[0].changed
+
+
+def test_unknown_position_closed_skips_the_rest_of_the_record(mirror) -> None:
+    m, events = mirror
+    m.apply_trade_update([DealUpdate(1, deal(11, 6), position(6, 0.0))])
+    assert m.deals == {} and m.positions == {} and events == []
+
+
+def test_duplicate_deals_are_dropped_and_repeats_emit_nothing(mirror) -> None:
+    m, events = mirror
+    update = DealUpdate(1, deal(12, 7), position(7, 0.2))
+    m.apply_trade_update([update])
+    count = len(events)
+    m.apply_trade_update([update])
+    assert len(events) == count and list(m.deals) == [12]
+
+
+def test_position_found_by_symbol_when_the_id_is_zero_and_removed_at_volume_zero(mirror) -> None:
+    m, _ = mirror
+    m.apply_trade_update([DealUpdate(1, deal(0, 0), position(8, 0.3))])
+    m.apply_trade_update([DealUpdate(1, deal(13, 8), position(0, 0.0))])
+    assert m.positions == {} and 13 in m.deals
+
+
+def test_order_lifecycle_and_history_rules(mirror) -> None:
+    m, events = mirror
+    m.apply_trade_update([OrderUpdate(0, 0, order(20))])
+    m.apply_trade_update([OrderUpdate(0, 1, order(20, price_order=1.1))])
+    m.apply_trade_update([OrderUpdate(0, 2, order(20, state=2)), OrderUpdate(1, 0, order(20, state=2))])
+    m.apply_trade_update([OrderUpdate(1, 0, order(20, state=4))])  # "add unless present": ignored
+    assert m.orders == {} and m.history_orders[20].state == 2
+    log = m.order_log(20)
+    assert [(e.state, e.removed) for e in log] == [(1, False), (2, True)]
+    types = [e.type for e in events if isinstance(e, TradeTransaction)]
+    assert types == [TransactionType.ORDER_ADD, TransactionType.ORDER_UPDATE, TransactionType.ORDER_DELETE,
+                     TransactionType.HISTORY_ADD]
+    assert all(isinstance(e, OrderEvent) for e in events if not isinstance(e, TradeTransaction))
+
+
+def test_pushes_held_during_a_snapshot_are_applied_after_it(mirror) -> None:
+    m, _ = mirror
+    m.hold()
+    m.apply_trade_update([DealUpdate(1, deal(30, 9), position(9, 0.1))])
+    m.reset(1, account_body(500.0), [position(4, 1.0)], [order(21)])
+    assert set(m.positions) == {4}
+    m.release()
+    assert set(m.positions) == {4, 9} and set(m.orders) == {21} and m.account.balance == 500.0
+
+
+def test_snapshot_diff_reports_positions_gone_while_disconnected(mirror) -> None:
+    m, events = mirror
+    m.reset(1, account_body(), [position(1, 0.1)], [])
+    events.clear()
+    m.reset(1, account_body(), [], [])
+    closed = [e for e in events if isinstance(e, TradeTransaction) and e.position is not None]
+    assert len(closed) == 1 and closed[0].position.volume == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 5), st.sampled_from([0.0, 0.1, 0.2]), st.integers(0, 1)), max_size=30))
+def test_mirror_invariants_under_random_deal_pushes(steps: list[tuple[int, float, int]]) -> None:
+    m = StateMirror()
+    m.reset(1, account_body(), [], [])
+    deal_ticket = 100
+    for ticket, volume, kind in steps:
+        deal_ticket += 1
+        m.apply_trade_update([DealUpdate(kind, deal(deal_ticket, ticket), position(ticket, volume))])
+        assert all(p.volume_wire > 0 for p in m.positions.values())
+        assert all(t == p.ticket for t, p in m.positions.items())
+        assert len(set(m.deals)) == len(m.deals)
+
+
+# --- trade requests ------------------------------------------------------------------------------------
+
+
+def test_group_masks_and_sentinels() -> None:
+    path = "Forex\\Majors\\EURUSD"
+    assert path_matches("*", path) and path_matches("Forex\\*", path) and path_matches("*USD, !Metals*", path)
+    assert not path_matches("EURUSD", path) and not path_matches("!Forex*", path)
+    assert not path_matches("*, !Forex\\*", path)
+    own = {"trade_stops_level": 5, "volume_min": 1_000_000, "margin_rates_initial": [1.0, 1.0]}
+    groups = [{"symbol_path": "Forex\\*", "trade_stops_level": 50, "volume_min": 0,
+               "margin_rates_initial": [2.0, 1.7976931348623157e308]},
+              {"symbol_path": "*", "trade_stops_level": 2**31 - 1, "volume_min": 2_000_000,
+               "margin_rates_initial": [1.7976931348623157e308] * 2}]
+    eff = effective_settings(own, groups, path)  # only the last matching record takes effect
+    assert eff == {"trade_stops_level": 5, "volume_min": 2_000_000, "margin_rates_initial": [1.0, 1.0]}
+    assert effective_settings(own, groups[:1], path)["margin_rates_initial"] == [2.0, 1.0]
+
+
+def symbol(**changes: Any) -> SymbolInfo:
+    base = SymbolInfo(
+        name="EURUSD", symbol_id=1, description="", path="Forex\\EURUSD", digits=5, calc_mode=0, full=True,
+        point=1e-5, currency_base="EUR", currency_profit="USD", currency_margin="EUR", contract_size=100_000,
+        tick_size=1e-5, tick_value=1.0, trade_mode=4, exec_mode=2, filling_flags=3, expiration_flags=15,
+        order_flags=127, stops_level=10, volume_min=0.01, volume_max=100, volume_step=0.01,
+        margin_rates_initial=(1.0,) * 8,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def context(positions: dict[int, Position] | None = None, orders: dict[int, Order] | None = None,
+            margin_mode: int = 2) -> TradeContext:
+    account = AccountInfo(1, 1, "", "", "", "USD", 2, 100, 1e4, 0, 0, 1e4, 0, 1e4, 0, 100, 50, 0, margin_mode, 0, 0,
+                          True, 1, 0, 0, 0, 0, 10)
+    return TradeContext(account, Quote(1.10000, 1.10010), positions or {}, orders or {}, now_s=1_800_000_000)
+
+
+def a_position(ticket: int = 7, kind: int = 0, volume: float = 0.5) -> Position:
+    return Position.from_wire(position(ticket, volume, trade_action=kind, price_open=1.1, price_close=1.1))
+
+
+@pytest.mark.parametrize(
+    ("exec_mode", "action", "price", "filling", "deviation"),
+    [(0, 1, 1.1001, 0, 0), (1, 2, 1.1001, 0, 15), (2, 3, 0.0, 1, 0), (3, 4, 0.0, 1, 0)],
+)
+def test_market_open_per_execution_mode(exec_mode: int, action: int, price: float, filling: int,
+                                        deviation: int) -> None:
+    fields = build_trade_fields(TradeRequest(RequestAction.DEAL, "EURUSD", 0.1, 0, deviation=15),
+                                symbol(exec_mode=exec_mode), context())
+    assert (fields["trade_action"], fields["price_order"], fields["type_filling"]) == (action, price, filling)
+    assert fields["price_deviation"] == deviation and fields["type_flags"] == 2
+    assert fields["trade_volume"] == 10_000_000 and fields["digits"] == 5
+
+
+def test_market_filling_preference_falls_back_to_fok_then_return() -> None:
+    req = TradeRequest(RequestAction.DEAL, "EURUSD", 0.1, 1)
+    assert build_trade_fields(req, symbol(filling_flags=1), context())["type_filling"] == 0
+    assert build_trade_fields(req, symbol(filling_flags=0), context())["type_filling"] == 2
+
+
+def test_close_pending_and_close_by_fields() -> None:
+    pos = a_position()
+    opposite = a_position(8, 1, 0.2)
+    ctx = context({7: pos, 8: opposite})
+    close = build_trade_fields(TradeRequest(RequestAction.DEAL, "EURUSD", 0.2, 1, position=7), symbol(), ctx)
+    assert close["trade_type"] == 1 and close["type_flags"] == 3 and close["trade_position"] == 7
+    pending = build_trade_fields(TradeRequest(RequestAction.PENDING, "EURUSD", 0.1, 2, price=1.09),
+                                 symbol(), ctx)
+    assert pending["trade_action"] == 5 and pending["type_filling"] == 2 and pending["price_order"] == 1.09
+    by = build_trade_fields(TradeRequest(RequestAction.CLOSE_BY, "EURUSD", position=7, position_by=8), symbol(), ctx)
+    assert (by["trade_action"], by["trade_type"], by["position_by"], by["type_flags"]) == (10, 1, 8, 3)
+
+
+@pytest.mark.parametrize(
+    ("request_", "sym", "ctx", "code"),
+    [
+        (TradeRequest(1, "EURUSD", 0.0, 0), {}, {}, 10014),
+        (TradeRequest(1, "EURUSD", 0.013, 0), {}, {}, 10014),
+        (TradeRequest(5, "EURUSD", 0.1, 2, price=1.090001), {}, {}, 10015),
+        (TradeRequest(5, "EURUSD", 0.1, 2, price=1.10005), {}, {}, 10015),
+        (TradeRequest(1, "EURUSD", 0.1, 0, sl=1.09995), {}, {}, 10016),
+        (TradeRequest(1, "EURUSD", 0.1, 0, type_filling=3), {}, {}, 10030),
+        (TradeRequest(1, "EURUSD", 0.1, 0), {"order_flags": 126}, {}, 10035),
+        (TradeRequest(1, "EURUSD", 0.1, 0), {"trade_mode": 0}, {}, 10017),
+        (TradeRequest(1, "EURUSD", 0.1, 1), {"trade_mode": 1}, {}, 10042),
+        (TradeRequest(1, "EURUSD", 0.1, 0), {"trade_mode": 2}, {}, 10043),
+        (TradeRequest(1, "EURUSD", 0.1, 0), {"trade_mode": 3}, {}, 10044),
+        (TradeRequest(6, "EURUSD", position=7), {}, {"positions": {7: a_position()}}, 10025),
+        (TradeRequest(1, "EURUSD", 0.1, 1, position=9), {}, {}, 10013),
+        (TradeRequest(1, "EURUSD", 0.1, 1, position=7), {}, {"positions": {7: a_position(volume=0.0)}}, 10036),
+        (TradeRequest(5, "EURUSD", 0.1, 2, price=1.09, type_time=2, expiration=5), {}, {}, 10022),
+        (TradeRequest(5, "EURUSD", 0.1, 2, price=1.09, type_time=1), {"expiration_flags": 1}, {}, 10022),
+        (TradeRequest(10, "EURUSD", position=7, position_by=8), {},
+         {"positions": {7: a_position(), 8: a_position(8, 1)}, "margin_mode": 0}, 10035),
+    ],
+)
+def test_local_checks_use_the_official_retcodes(request_: TradeRequest, sym: dict[str, Any], ctx: dict[str, Any],
+                                                code: int) -> None:
+    with pytest.raises(TradeRejected) as info:
+        build_trade_fields(request_, symbol(**sym), context(**ctx))
+    assert info.value.retcode == code
