@@ -848,10 +848,10 @@ class MT5Client:
         return max(self.bars_per_request, 1) * (period.seconds if period is not Period.MN1 else 31 * 86400)
 
     async def _bars_page(self, symbol: str, period: Period, from_s: int, to_s: int) -> npt.NDArray[Any]:
+        """One command 11 answer as raw Bar records (a view on the decrypted body), alignment checked."""
         payload = build_rates_request(symbol, period, max(from_s, 0), max(to_s, 1))
         frame = await self.session.request(Command.RATES, payload)
-        raw = read_bars(frame.body, period)
-        return _to_rates(raw)
+        return read_bars(frame.body, period)
 
     async def _bars_forward(self, symbol: str, period: Period, start_s: int, end_s: int,
                             count: int | None) -> npt.NDArray[Any]:
@@ -859,25 +859,27 @@ class MT5Client:
         got = 0
         cursor = start_s
         span = self._page_seconds(period)
-        last_time = start_s - 1
         while cursor <= end_s and (count is None or got < count):
             to_s = min(cursor + span - 1, end_s)
             page = await self._bars_page(symbol, period, cursor, to_s)
+            times = page["time"]
+            # Keep [cursor, end_s] only; slicing sorted times gives views, not copies.
+            page = page[np.searchsorted(times, cursor):np.searchsorted(times, end_s, side="right")]
             if len(page):
-                page = page[(page["time"] > last_time) & (page["time"] <= end_s)]
-            if len(page):
+                if count is not None and got + len(page) > count:
+                    page = page[:count - got]
                 pages.append(page)
                 got += len(page)
-                last_time = int(page["time"][-1])
-                cursor = max(last_time + 1, cursor + 1) if last_time < to_s else to_s + 1
+                last = int(page["time"][-1])
+                # A page that stops short of its window was capped by the server: continue after its last bar.
+                cursor = last + 1 if last < to_s else to_s + 1
             else:
                 cursor = to_s + 1
-        out = _concat(pages)
-        return out[:count] if count is not None else out
+        return _rates(pages)
 
     async def _bars_backward(self, symbol: str, period: Period, end_s: int, count: int,
                              floor_s: int | None) -> npt.NDArray[Any]:
-        pages: list[npt.NDArray[Any]] = []
+        pages: list[npt.NDArray[Any]] = []  # newest first
         got = 0
         span = self._page_seconds(period)
         upper = end_s
@@ -886,10 +888,12 @@ class MT5Client:
         while got < count and upper > floor:
             lower = max(upper - span + 1, floor)
             page = await self._bars_page(symbol, period, lower, upper)
-            if pages and len(page):
-                page = page[page["time"] < pages[0]["time"][0]]
+            times = page["time"]
+            page = page[np.searchsorted(times, lower):np.searchsorted(times, upper, side="right")]
             if len(page):
-                pages.insert(0, page)
+                if got + len(page) > count:
+                    page = page[len(page) - (count - got):]
+                pages.append(page)
                 got += len(page)
                 empty = 0
                 first = int(page["time"][0])
@@ -900,8 +904,8 @@ class MT5Client:
                     break
                 upper = lower - 1
                 span *= 4  # widen over gaps before the first bar
-        out = _concat(pages)
-        return out[-count:] if len(out) > count else out
+        pages.reverse()
+        return _rates(pages)
 
     async def bars_df(self, symbol: str, timeframe: str | Period | int, start: Any = None, end: Any = None, *,
                       count: int | None = None) -> pd.DataFrame:
@@ -1584,22 +1588,22 @@ def _widen(bid: float, ask: float, widen: tuple[float, int, int], digits: int) -
     return new_bid, round(new_bid + point * spread, digits)
 
 
-def _to_rates(raw: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    out = np.empty(len(raw), dtype=RATES_DTYPE)
-    out["time"] = raw["time"]
-    for name in ("open", "high", "low", "close", "tick_volume"):
-        out[name] = raw[name]
+def _rates(pages: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    """Convert raw Bar pages into one MetaTrader5 rates array in a single pass (no intermediate copies).
+
+    ``spread`` is 0 (the protocol's bars carry none); ``real_volume`` is rounded to whole lots.
+    """
+    out = np.empty(sum(len(p) for p in pages), dtype=RATES_DTYPE)
+    pos = 0
+    for page in pages:
+        n = len(page)
+        chunk = out[pos:pos + n]
+        chunk["time"] = page["time"]
+        for name in ("open", "high", "low", "close", "tick_volume"):
+            chunk[name] = page[name]
+        chunk["real_volume"] = np.rint(page["real_volume"])
+        pos += n
     out["spread"] = 0
-    out["real_volume"] = np.rint(raw["real_volume"])
-    return out
-
-
-def _concat(pages: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
-    if not pages:
-        return np.empty(0, dtype=RATES_DTYPE)
-    if len(pages) == 1:
-        return pages[0]
-    out = np.concatenate(pages)
     pages.clear()
     return out
 
