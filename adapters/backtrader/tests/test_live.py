@@ -454,3 +454,22 @@ def test_netting_bracket_on_an_open_position_is_emulated_as_oco(make_sim, run, s
     pending = [o for o in history_orders_of(sim, 7000002) if o.type in (3, 5)]  # the children, as real orders
     assert sorted(o.state for o in pending) == [2, 4]
     assert not sim.on_loop(sim.sim.engine.positions, 7000002)
+
+
+@pytest.mark.parametrize("bar_source", ["ticks", "server"])
+def test_live_bars_equal_the_server_history(make_sim, run, scripted, bar_source):
+    sim = make_sim()
+    store = new_store(sim)
+    cerebro, _ = run(store, {"max_live": 6}, data_kwargs={"backfill_bars": 2, "bar_source": bar_source})
+    d = cerebro.datas[0]
+    got = [(d.num2date(d.datetime[-i]), d.open[-i], d.high[-i], d.low[-i], d.close[-i], d.volume[-i])
+           for i in range(len(d) - 1, -1, -1)]
+    store.start()
+    try:
+        first, last = (got[0][0] - dt.timedelta(minutes=1)), (got[-1][0] - dt.timedelta(minutes=1))
+        rates = store.run(store.client.bars("EURUSD", "M1", first.replace(tzinfo=dt.UTC), last.replace(tzinfo=dt.UTC)))
+    finally:
+        store.stop()
+    expected = [(parsing.bar_stamp(int(r["time"]), "M1"), float(r["open"]), float(r["high"]), float(r["low"]),
+                 float(r["close"]), float(r["tick_volume"])) for r in rates]
+    assert got == expected
