@@ -1588,19 +1588,29 @@ def _widen(bid: float, ask: float, widen: tuple[float, int, int], digits: int) -
     return new_bid, round(new_bid + point * spread, digits)
 
 
+#: The four prices are 32 contiguous bytes in both layouts: copied as one opaque field per record.
+_RAW_PRICES = np.dtype({"names": ["p"], "formats": ["V32"], "offsets": [4], "itemsize": 48})
+_OUT_PRICES = np.dtype({"names": ["p"], "formats": ["V32"], "offsets": [8], "itemsize": RATES_DTYPE.itemsize})
+
+
 def _rates(pages: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
     """Convert raw Bar pages into one MetaTrader5 rates array in a single pass (no intermediate copies).
 
     ``spread`` is 0 (the protocol's bars carry none); ``real_volume`` is rounded to whole lots.
     """
     out = np.empty(sum(len(p) for p in pages), dtype=RATES_DTYPE)
+    prices = out.view(_OUT_PRICES)["p"]
     pos = 0
     for page in pages:
         n = len(page)
         chunk = out[pos:pos + n]
         chunk["time"] = page["time"]
-        for name in ("open", "high", "low", "close", "tick_volume"):
-            chunk[name] = page[name]
+        if page.dtype.itemsize == 48 and page.dtype.fields and page.dtype.fields["open"][1] == 4:
+            prices[pos:pos + n] = page.view(_RAW_PRICES)["p"]
+        else:
+            for name in ("open", "high", "low", "close"):
+                chunk[name] = page[name]
+        chunk["tick_volume"] = page["tick_volume"]
         chunk["real_volume"] = np.rint(page["real_volume"])
         pos += n
     out["spread"] = 0
@@ -1613,5 +1623,10 @@ def rates_frame(rates: npt.NDArray[Any]) -> pd.DataFrame:
     import pandas as pd
 
     index = pd.DatetimeIndex(pd.to_datetime(rates["time"], unit="s", utc=True), name="time")
-    columns = [n for n in RATES_DTYPE.names or () if n != "time"]
-    return pd.DataFrame({n: rates[n] for n in columns}, index=index, columns=columns)
+    prices = np.empty((4, len(rates)))  # one C-ordered float block: pandas takes it without stacking
+    for row, name in enumerate(("open", "high", "low", "close")):
+        prices[row] = rates[name]
+    frame = pd.DataFrame(prices.T, index=index, columns=["open", "high", "low", "close"], copy=False)
+    for name in ("tick_volume", "spread", "real_volume"):
+        frame[name] = rates[name]
+    return frame
