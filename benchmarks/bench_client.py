@@ -66,7 +66,12 @@ class InjectingTransport:
         while not self.injected:
             real = asyncio.ensure_future(self.inner.recv())
             woken = asyncio.ensure_future(self.wake.wait())
-            done, _ = await asyncio.wait({real, woken}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await asyncio.wait({real, woken}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                real.cancel()
+                woken.cancel()
+                raise
             woken.cancel()
             self.wake.clear()
             if real in done:
