@@ -483,17 +483,20 @@ class _FeedPump:
         """Forward the symbol's ticks to the inbox, re-subscribing after the connection comes back."""
         client, symbol = self.store.client, self.spec.symbol
         while True:
+            received = 0
             try:
                 async for tick in client.ticks([symbol]):
                     if tick.symbol == symbol:
+                        received += 1
                         self.inbox.put_nowait(("tick", tick))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.debug("tick stream of %s ended: %r", symbol, exc)
-                self.inbox.put_nowait(("down",))
+                log.debug("tick stream of %s failed: %r", symbol, exc)
+            self.inbox.put_nowait(("down",))  # the stream ended: the feed re-syncs on the next tick
             await self.store.wait_connected()
-            await asyncio.sleep(0)  # let the reconnect finish its own replay first
+            # retry pause when the stream ends at once while connected (not a synchronisation)
+            await asyncio.sleep(0 if received else 0.2)
 
     async def _live(self, quote_ms: int) -> None:
         spec, out = self.spec, self.out
