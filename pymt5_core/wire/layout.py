@@ -187,11 +187,16 @@ class Layout:
         Raises:
             ProtocolError: ``count`` records do not fit in ``data``.
         """
+        if not offset and count is None and not self._post:  # hot path (bars, ticks): one view, no arithmetic
+            try:
+                return np.frombuffer(data, self.dtype)
+            except ValueError:  # a partial record at the end, or no data: the general path below
+                pass
         avail = (len(data) - offset) // self.size if len(data) > offset else 0
         n = avail if count is None else count
         if n < 0 or n > avail:
             raise ProtocolError(f"{self.name}: {n} records do not fit in {len(data) - offset} bytes")
-        raw = np.frombuffer(data, dtype=self.dtype, count=n, offset=offset)
+        raw = np.frombuffer(data, self.dtype, n, offset)
         if not self._post:
             return raw
         return self._decode_array(raw)
