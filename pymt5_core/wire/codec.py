@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 from pymt5_core.errors import EncodeError, ProtocolError
 
@@ -21,6 +21,7 @@ __all__ = [
     "LOTS_SCALE",
     "Field",
     "FieldType",
+    "TimeKind",
     "decode_str8",
     "decode_str16",
     "encode_str8",
@@ -100,6 +101,15 @@ INTEGER_TYPES = frozenset(_INT_RANGES)
 SIZED_TYPES = frozenset({FieldType.STR8, FieldType.STR16, FieldType.BYTES})
 
 
+class TimeKind(StrEnum):
+    """What an integer field that holds a time counts (the SPEC layout notes); FILETIME is a time by type."""
+
+    #: Unix seconds; 0 means "none".
+    UNIX = "unix"
+    #: Seconds east of UTC (a server's time zone).
+    UTC_OFFSET = "utc_offset"
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One field of a record layout.
@@ -110,6 +120,7 @@ class Field:
         length: byte length of sized fields (text and bytes); ignored for fixed types.
         nested: for a ``bytes`` field that embeds another record, that record's layout name.
         doubles: for a ``bytes`` field that holds an array of f64 values, their count.
+        time: for an integer field that holds a time, what it counts (``PYMT5_DEBUG`` checks it).
     """
 
     name: str
@@ -117,6 +128,7 @@ class Field:
     length: int = 0
     nested: str | None = None
     doubles: int = 0
+    time: TimeKind | None = None
 
     @property
     def size(self) -> int:
@@ -129,6 +141,8 @@ class Field:
             raise ValueError(f"field {self.name}: sized type {self.type.name} needs a length")
         if self.type is FieldType.STR16 and self.length % 2:
             raise ValueError(f"field {self.name}: str16 length must be even")
+        if self.time is not None and self.type not in INTEGER_TYPES:
+            raise ValueError(f"field {self.name}: only integer fields count time, not {self.type.name}")
 
     def check_int(self, value: object) -> int:
         """Return ``value`` as an int in this field's range, or raise :class:`EncodeError`."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from pymt5_core.wire.codec import Field, FieldType
+from pymt5_core.wire.codec import Field, FieldType, TimeKind
 from pymt5_core.wire.layout import Layout
 
 __all__ = ["LAYOUTS"]
@@ -33,6 +33,11 @@ def raw(name: str, length: int, nested: str | None = None, doubles: int = 0) -> 
 def n(name: str, ftype: FieldType) -> Field:
     """A fixed-size numeric field."""
     return _f(name, ftype)
+
+
+def unix(name: str, ftype: FieldType) -> Field:
+    """An integer field holding Unix seconds (0 = none)."""
+    return Field(name, ftype, time=TimeKind.UNIX)
 
 
 _LOGIN_HEAD = [
@@ -72,8 +77,8 @@ _DECLARATIONS: dict[str, list[Field]] = {
     "ChangePasswordRequest": [n("is_investor", T.U8), s16("new_password", 64), s16("old_password", 64)],
     "ChangePasswordResponse": [n("result", T.I32)],
     "NotifyRequest": [n("value", T.U32)],
-    "HistoryRequest": [n("from", T.I32), n("to", T.I32)],
-    "RatesRequest": [s16("symbol", 64), n("period", T.U16), n("from", T.I32), n("to", T.I32)],
+    "HistoryRequest": [unix("from", T.I32), unix("to", T.I32)],
+    "RatesRequest": [s16("symbol", 64), n("period", T.U16), unix("from", T.I32), unix("to", T.I32)],
     "TradeRequestResponse": [n("status", T.U32)],
     "LoginStatusPush": [n("state", T.U32)],
     "TraderParamsResponse": [s16("country", 32), s16("currency", 32)],
@@ -94,7 +99,7 @@ _DECLARATIONS: dict[str, list[Field]] = {
         n("server_build", T.U16),
         s16("server_name", 128),
         s16("company", 256),
-        n("timezone_shift", T.I32),
+        Field("timezone_shift", T.I32, time=TimeKind.UTC_OFFSET),
         n("daylightmode", T.I8),
         n("margin_mode", T.U32),
         n("margin_free_mode", T.U32),
@@ -238,8 +243,8 @@ _DECLARATIONS: dict[str, list[Field]] = {
         n("trade_face_value", T.F64),
         n("trade_accrued_interest", T.F64),
         n("time_flags", T.U32),
-        n("time_start", T.I32),
-        n("time_expiration", T.I32),
+        unix("time_start", T.I32),
+        unix("time_expiration", T.I32),
         raw("trade", 628, nested="TradeSettings"),
         raw("schedule", 896, nested="Schedule"),
         raw("subscription", 8, nested="Subscription"),
@@ -250,7 +255,7 @@ _DECLARATIONS: dict[str, list[Field]] = {
     # --- market data (§5.14-5.17, §6.3) ---
     "Tick": [
         n("symbol_id", T.U32),
-        n("tick_time", T.I32),
+        unix("tick_time", T.I32),
         n("fields", T.U32),
         n("bid", T.F64),
         n("ask", T.F64),
@@ -262,7 +267,7 @@ _DECLARATIONS: dict[str, list[Field]] = {
     "SymbolStats": [
         n("symbol_id", T.U32),
         n("fields", T.I64),
-        n("lasttime", T.I32),
+        unix("lasttime", T.I32),
         n("digits", T.U32),
         *(n(f"{side}_{kind}", T.F64) for side in ("bid", "ask", "last") for kind in ("last", "high", "low")),
         n("vol_last", T.I64),
@@ -288,7 +293,7 @@ _DECLARATIONS: dict[str, list[Field]] = {
         n("flags", T.U16),
     ],
     "Bar": [
-        n("time", T.I32),
+        unix("time", T.I32),
         n("open", T.F64),
         n("high", T.F64),
         n("low", T.F64),
@@ -298,7 +303,7 @@ _DECLARATIONS: dict[str, list[Field]] = {
     ],
     "BookHeader": [
         n("symbol_id", T.U32),
-        n("books_time", T.I32),
+        unix("books_time", T.I32),
         n("time_msc", T.I32),
         n("flag_mask", T.U32),
         n("books_flags", T.U32),
@@ -316,16 +321,16 @@ _DECLARATIONS: dict[str, list[Field]] = {
         n("spread_mode", T.U32),
         n("flag_mask", T.U32),
         s16("trade_symbol", 64),
-        n("time_from", T.U32),
-        n("time_to", T.U32),
+        unix("time_from", T.U32),
+        unix("time_to", T.U32),
         n("spread_ratio", T.F64),
     ],
     # --- trading (§6.4) ---
     "Position": [
         n("position_id", T.I64),
         n("trade_order", T.I64),
-        n("time_create", T.U32),
-        n("time_update", T.U32),
+        unix("time_create", T.U32),
+        unix("time_update", T.U32),
         s16("trade_symbol", 64),
         n("trade_action", T.U32),
         n("price_open", T.F64),
@@ -353,9 +358,9 @@ _DECLARATIONS: dict[str, list[Field]] = {
         n("trade_order", T.I64),
         s16("order_id", 64),
         s16("trade_symbol", 64),
-        n("time_setup", T.U32),
-        n("time_expiration", T.U32),
-        n("time_done", T.U32),
+        unix("time_setup", T.U32),
+        unix("time_expiration", T.U32),
+        unix("time_done", T.U32),
         n("order_type", T.U32),
         n("type_filling", T.U32),
         n("type_time", T.U32),
@@ -385,8 +390,8 @@ _DECLARATIONS: dict[str, list[Field]] = {
         n("deal", T.I64),
         s16("deal_id", 64),
         n("trade_order", T.I64),
-        n("time_create", T.U32),
-        n("time_update", T.U32),
+        unix("time_create", T.U32),
+        unix("time_update", T.U32),
         s16("trade_symbol", 64),
         n("trade_action", T.U32),
         n("entry", T.U32),
@@ -451,7 +456,7 @@ _DECLARATIONS: dict[str, list[Field]] = {
         s16("comment", 64),
         n("trade_position", T.U64),
         n("position_by", T.U64),
-        n("time_expiration", T.U32),
+        unix("time_expiration", T.U32),
     ],
     "TradeResult": [
         n("retcode", T.U32),
