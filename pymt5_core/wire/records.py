@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pymt5_core.errors import EncodeError, ProtocolError
+from pymt5_core.wire import debug
 from pymt5_core.wire.codec import FieldType
 from pymt5_core.wire.layout import Layout
 from pymt5_core.wire.layouts import LAYOUTS
@@ -153,4 +154,6 @@ def read_id_list(payload: bytes | bytearray | memoryview) -> list[int]:
     count = read_u32(payload, 0, "id list")
     if 4 + 4 * count > len(payload):
         raise ProtocolError(f"id list: {count} ids do not fit in {len(payload) - 4} bytes")
+    if debug.ENABLED:
+        debug.check_body("read_id_list", len(payload), 4 + 4 * count)
     return [int(x) for x in np.frombuffer(payload, "<u4", count, 4)]

@@ -6,6 +6,7 @@ import struct
 from dataclasses import dataclass, field
 
 from pymt5_core.errors import ProtocolError
+from pymt5_core.wire import debug
 from pymt5_core.wire.layouts import LAYOUTS
 from pymt5_core.wire.records import Record, pack_record, unpack_record
 
@@ -116,9 +117,11 @@ def read_account(body: bytes | bytearray | memoryview) -> AccountBody:
         raise ProtocolError(f"account body of {len(body)} bytes is shorter than AccountMain (816)")
     r = _Reader(body)
     account = AccountBody(main=r.record("AccountMain"))
+    reread = 0
     if r.more:
         count = r.scalar("<I")
         if count == 0:
+            reread = 4
             r.pos -= 4  # the official reader consumes a zero count as trade_flags (SPEC §10.1)
         account.trade_settings = [r.record("TradeSettings") for _ in range(count)]
     account.trade_flags = r.scalar("<i")
@@ -130,6 +133,11 @@ def read_account(body: bytes | bytearray | memoryview) -> AccountBody:
     for _ in range(r.scalar("<I")):
         crule = r.record("CommissionRule")
         account.commissions.append((crule, [r.record("CommissionTier") for _ in range(r.scalar("<I"))]))
+    if debug.ENABLED:
+        # Sections are optional, so the body may end after any of them. After a re-read zero count, a body
+        # whose sections were all written ends 4 bytes after the reader stops: that is not a trailing field.
+        end = r.pos + reread if len(body) - r.pos == reread else r.pos
+        debug.check_body("read_account", len(body), end, (_MAIN, account.main))
     return account
 
 

@@ -72,7 +72,9 @@ def build_symbols(symbols: npt.NDArray[Any] | Iterable[Mapping[str, Any]]) -> by
 
 def read_symbols(body: bytes | bytearray | memoryview) -> npt.NDArray[Any]:
     """Decode command 6: a structured array of SymbolShort records (text decoded)."""
-    arr, _ = read_counted("SymbolShort", body)
+    arr, end = read_counted("SymbolShort", body)
+    if debug.ENABLED:
+        debug.check_body("read_symbols", len(body), end)
     return arr
 
 
@@ -90,10 +92,15 @@ def read_symbols_compressed(body: bytes | bytearray | memoryview) -> npt.NDArray
     """
     if len(body) < 4:
         raise ProtocolError("compressed symbol list shorter than its 4-byte prefix")
+    inflater = zlib.decompressobj(wbits=47)  # 32+15: zlib or gzip header
     try:
-        raw = zlib.decompressobj(wbits=47).decompress(bytes(body[4:]))  # 32+15: zlib or gzip header
+        raw = inflater.decompress(bytes(body[4:]))
     except zlib.error as exc:
         raise ProtocolError(f"compressed symbol list does not inflate: {exc}") from exc
+    if debug.ENABLED:
+        if not inflater.eof:
+            raise ProtocolError("read_symbols_compressed: the compressed stream is cut short")
+        debug.check_trailing("read_symbols_compressed", len(body), len(body) - len(inflater.unused_data))
     return read_symbols(raw)
 
 
@@ -104,7 +111,9 @@ def build_symbol_groups(groups: Sequence[str]) -> bytes:
 
 def read_symbol_groups(body: bytes | bytearray | memoryview) -> list[str]:
     """Decode command 9: the group paths."""
-    arr, _ = read_counted("SymbolGroup", body)
+    arr, end = read_counted("SymbolGroup", body)
+    if debug.ENABLED:
+        debug.check_body("read_symbol_groups", len(body), end)
     return [str(x) for x in arr["group_name"]]
 
 
@@ -121,7 +130,10 @@ def read_full_symbols(body: bytes | bytearray | memoryview) -> list[Record]:
     count = read_u32(body, 0, "SymbolFull array")
     if 4 + count * _FULL.size > len(body):
         raise ProtocolError(f"SymbolFull array: {count} records do not fit in {len(body) - 4} bytes")
-    return [unpack_record(_FULL, body, 4 + i * _FULL.size) for i in range(count)]
+    out = [unpack_record(_FULL, body, 4 + i * _FULL.size) for i in range(count)]
+    if debug.ENABLED:
+        debug.check_body("read_full_symbols", len(body), 4 + count * _FULL.size, (_FULL, out))
+    return out
 
 
 def build_symbol_update(symbols: Sequence[Mapping[str, Any]]) -> bytes:
@@ -131,7 +143,10 @@ def build_symbol_update(symbols: Sequence[Mapping[str, Any]]) -> bytes:
 
 def read_symbol_update(body: bytes | bytearray | memoryview) -> list[Record]:
     """Decode push 13: SymbolFull dicts, as :func:`read_full_symbols`."""
-    return [unpack_record(_FULL, body, i * _FULL.size) for i in range(len(body) // _FULL.size)]
+    out = [unpack_record(_FULL, body, i * _FULL.size) for i in range(len(body) // _FULL.size)]
+    if debug.ENABLED:
+        debug.check_array("read_symbol_update", len(body), _FULL, out)
+    return out
 
 
 # --- ticks (push 8) and statistics (push 17) --------------------------------------------------------
@@ -146,8 +161,7 @@ def read_ticks(body: bytes | bytearray | memoryview) -> npt.NDArray[Any]:
     """Decode push 8 in one step: a zero-copy structured array of raw Tick records."""
     arr = _TICK.unpack_array(body)
     if debug.ENABLED:
-        debug.check_remainder("ticks push", len(body), _TICK.size)
-        debug.check_seconds("tick_time", arr["tick_time"])
+        debug.check_array("read_ticks", len(body), _TICK, arr)
     return arr
 
 
@@ -158,7 +172,10 @@ def build_symbol_stats(stats: npt.NDArray[Any] | Iterable[Sequence[Any]]) -> byt
 
 def read_symbol_stats(body: bytes | bytearray | memoryview) -> npt.NDArray[Any]:
     """Decode push 17: a structured array of raw SymbolStats records."""
-    return _STATS.unpack_array(body)
+    arr = _STATS.unpack_array(body)
+    if debug.ENABLED:
+        debug.check_array("read_symbol_stats", len(body), _STATS, arr)
+    return arr
 
 
 # --- bars (command 11) -----------------------------------------------------------------------------
@@ -178,6 +195,8 @@ def read_rates_request(payload: bytes | bytearray | memoryview) -> tuple[str, in
     if len(payload) < LAYOUTS["RatesRequest"].size:
         raise ProtocolError(f"rates request of {len(payload)} bytes (expected 74)")
     symbol, period, from_s, to_s = LAYOUTS["RatesRequest"].unpack(payload)
+    if debug.ENABLED:
+        debug.check_body("read_rates_request", len(payload), LAYOUTS["RatesRequest"].size)
     return symbol, period, from_s, to_s
 
 
@@ -195,6 +214,8 @@ def read_bars(body: bytes | bytearray | memoryview, period: Period | int | None 
     if len(body) % 4:
         raise ProtocolError(f"bars body of {len(body)} bytes is not a multiple of 4")
     arr = _BAR.unpack_array(body)
+    if debug.ENABLED:
+        debug.check_array("read_bars", len(body), _BAR, arr)
     if period is not None and len(arr):
         misaligned = _misaligned(arr["time"], Period.parse(period))
         if misaligned is not None:
@@ -261,6 +282,8 @@ def read_book(body: bytes | bytearray | memoryview) -> list[BookBlock]:
             raise ProtocolError(f"book block of {n} levels runs past the end of the body")
         blocks.append(BookBlock(sid, t, msc, mask, flags, _BOOK_LEVEL.unpack_array(body, pos, n)))
         pos += n * _BOOK_LEVEL.size
+    if debug.ENABLED:
+        debug.check_body("read_book", len(body), pos, (_BOOK_HEADER, blocks))
     return blocks
 
 
@@ -306,6 +329,8 @@ def read_spreads(body: bytes | bytearray | memoryview) -> list[SpreadEntry]:
             legs_a, pos = read_counted("SpreadLeg", body, pos)
             legs_b, pos = read_counted("SpreadLeg", body, pos)
             out.append(SpreadEntry(spread, records(legs_a), records(legs_b)))
+    if debug.ENABLED:  # blocks run to the end of the body, so nothing can trail
+        debug.check_times("read_spreads", LAYOUTS["SpreadLeg"], [leg for e in out for leg in e.legs_a + e.legs_b])
     return out
 
 

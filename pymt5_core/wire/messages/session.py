@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymt5_core.errors import EncodeError, ProtocolError
+from pymt5_core.wire import debug
 from pymt5_core.wire.frames import TOKEN_SIZE
 from pymt5_core.wire.layouts import LAYOUTS
 from pymt5_core.wire.records import Record, build_counted, read_counted, records, unpack_record
@@ -168,6 +169,8 @@ def read_login_request(payload: bytes) -> Record:
     """
     if len(payload) < _LOGIN.size:
         raise ProtocolError(f"login request of {len(payload)} bytes (expected {_LOGIN.size})")
+    if debug.ENABLED:
+        debug.check_body("read_login_request", len(payload), _LOGIN.size)
     return _LOGIN.unpack_dict(payload)
 
 
@@ -186,6 +189,8 @@ def read_login_response(body: bytes) -> tuple[bytes, int]:
     """
     if len(body) < LAYOUTS["LoginResponse"].size:
         raise ProtocolError(f"login response of {len(body)} bytes (expected 168)")
+    if debug.ENABLED:
+        debug.check_body("read_login_response", len(body), LAYOUTS["LoginResponse"].size)
     blob, session = LAYOUTS["LoginResponse"].unpack(body)
     return blob, session
 
@@ -207,6 +212,8 @@ def read_init_request(payload: bytes) -> Record:
     """
     if len(payload) < LAYOUTS["InitRequest"].size:
         raise ProtocolError(f"init request of {len(payload)} bytes (expected 744)")
+    if debug.ENABLED:
+        debug.check_body("read_init_request", len(payload), LAYOUTS["InitRequest"].size)
     return LAYOUTS["InitRequest"].unpack_dict(payload)
 
 
@@ -247,6 +254,9 @@ def read_otp_request(payload: bytes) -> Record:
     """
     if len(payload) < _OTP.size - PASSWORD_BLOB_SIZE:
         raise ProtocolError(f"OTP request of {len(payload)} bytes (expected 476 or 636)")
+    if debug.ENABLED:  # the password blob is either absent or whole
+        debug.check_body("read_otp_request", len(payload), _OTP.size - PASSWORD_BLOB_SIZE
+                         if len(payload) == _OTP.size - PASSWORD_BLOB_SIZE else _OTP.size)
     return _OTP.unpack_dict(payload[: _OTP.size])
 
 
@@ -264,7 +274,7 @@ def read_change_password_request(payload: bytes) -> Record:
     Raises:
         ProtocolError: shorter than 129 bytes.
     """
-    _need(payload, "ChangePasswordRequest")
+    _need(payload, "ChangePasswordRequest", "read_change_password_request")
     return LAYOUTS["ChangePasswordRequest"].unpack_dict(payload)
 
 
@@ -275,7 +285,7 @@ def build_change_password_response(result: int) -> bytes:
 
 def read_change_password_response(body: bytes) -> int:
     """The result of a change-password answer."""
-    _need(body, "ChangePasswordResponse")
+    _need(body, "ChangePasswordResponse", "read_change_password_response")
     result: int = LAYOUTS["ChangePasswordResponse"].unpack(body)[0]
     return result
 
@@ -287,7 +297,7 @@ def build_notify_request(value: int = 1) -> bytes:
 
 def read_notify_request(payload: bytes) -> int:
     """The value of a notify payload."""
-    _need(payload, "NotifyRequest")
+    _need(payload, "NotifyRequest", "read_notify_request")
     value: int = LAYOUTS["NotifyRequest"].unpack(payload)[0]
     return value
 
@@ -299,7 +309,7 @@ def build_trader_params(country: str, currency: str) -> bytes:
 
 def read_trader_params(body: bytes) -> tuple[str, str]:
     """Return ``(country, currency)``."""
-    _need(body, "TraderParamsResponse")
+    _need(body, "TraderParamsResponse", "read_trader_params")
     country, currency = LAYOUTS["TraderParamsResponse"].unpack(body)
     return country, currency
 
@@ -317,6 +327,8 @@ def read_link_state(body: bytes) -> int:
     """
     if not body or len(body) % 4:
         raise ProtocolError(f"link state push of {len(body)} bytes (expected a multiple of 4)")
+    if debug.ENABLED:
+        debug.check_body("read_link_state", len(body), LAYOUTS["LoginStatusPush"].size)
     state: int = LAYOUTS["LoginStatusPush"].unpack(body)[0]
     return state
 
@@ -328,7 +340,9 @@ def build_corporate_links(links: Sequence[Mapping[str, Any]]) -> bytes:
 
 def read_corporate_links(body: bytes) -> list[Record]:
     """Decode command 44: a list of CorporateLink dicts."""
-    arr, _ = read_counted("CorporateLink", body)
+    arr, end = read_counted("CorporateLink", body)
+    if debug.ENABLED:
+        debug.check_body("read_corporate_links", len(body), end)
     return [
         {**rec, "reserved": bytes(rec["reserved"])} for rec in records(arr)
     ]
@@ -382,7 +396,7 @@ def build_open_account_request(form: Mapping[str, Any]) -> bytes:
 
 def read_open_account_request(payload: bytes) -> Record:
     """Decode an AccountOpeningBase payload."""
-    _need(payload, "AccountOpeningBase")
+    _need(payload, "AccountOpeningBase", "read_open_account_request")
     return _BASE.unpack_dict(payload)
 
 
@@ -395,6 +409,8 @@ def read_verification_request(payload: bytes) -> tuple[int, bytes, Record]:
     """Return ``(build, cid, form)`` of a command 27 payload."""
     if len(payload) < _VHEAD.size + _BASE.size:
         raise ProtocolError(f"verification request of {len(payload)} bytes (expected 1682)")
+    if debug.ENABLED:
+        debug.check_body("read_verification_request", len(payload), _VHEAD.size + _BASE.size)
     build, cid = _VHEAD.unpack(payload)
     return build, cid, _BASE.unpack_dict(payload, _VHEAD.size)
 
@@ -446,7 +462,7 @@ def build_open_account_response(result: int, login: int = 0, password: str = "",
 
 def read_open_account_response(body: bytes) -> Record:
     """Decode OpenAccountResponse into ``result, login, password, investor_password``."""
-    _need(body, "OpenAccountResponse")
+    _need(body, "OpenAccountResponse", "read_open_account_response")
     return unpack_record("OpenAccountResponse", body)
 
 
@@ -457,13 +473,16 @@ def build_verification_response(email: int, phone: int) -> bytes:
 
 def read_verification_response(body: bytes) -> tuple[int, int]:
     """Return ``(email_flag, phone_flag)``."""
-    _need(body, "VerificationResponse")
+    _need(body, "VerificationResponse", "read_verification_response")
     email, phone = LAYOUTS["VerificationResponse"].unpack(body)
     return email, phone
 
 
-def _need(body: bytes, name: str) -> None:
+def _need(body: bytes, name: str, reader: str) -> None:
+    """Check that ``body`` holds one ``name`` record (and, under ``PYMT5_DEBUG``, nothing more)."""
     size = LAYOUTS[name].size
     if len(body) < size:
         raise ProtocolError(f"{name} of {len(body)} bytes (expected {size})")
+    if debug.ENABLED:
+        debug.check_body(reader, len(body), size)
 

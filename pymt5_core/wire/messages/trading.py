@@ -10,6 +10,7 @@ from typing import Any
 import numpy.typing as npt
 
 from pymt5_core.errors import ProtocolError
+from pymt5_core.wire import debug
 from pymt5_core.wire.layouts import LAYOUTS
 from pymt5_core.wire.records import Record, build_counted, pack_record, read_counted, read_u32, records
 
@@ -59,7 +60,9 @@ def build_opened(positions: Any, orders: Any) -> bytes:
 def read_opened(body: bytes | bytearray | memoryview) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """Decode command 4: ``(positions, orders)`` as structured arrays (text decoded)."""
     positions, pos = read_counted(_POSITION, body)
-    orders, _ = read_counted(_ORDER, body, pos)
+    orders, end = read_counted(_ORDER, body, pos)
+    if debug.ENABLED:
+        debug.check_body("read_opened", len(body), end, (_POSITION, positions), (_ORDER, orders))
     return positions, orders
 
 
@@ -73,6 +76,8 @@ def read_history_request(payload: bytes | bytearray | memoryview) -> tuple[int, 
     if len(payload) < 8:
         raise ProtocolError(f"history request of {len(payload)} bytes (expected 8)")
     from_s, to_s = LAYOUTS["HistoryRequest"].unpack(payload)
+    if debug.ENABLED:
+        debug.check_body("read_history_request", len(payload), LAYOUTS["HistoryRequest"].size)
     return from_s, to_s
 
 
@@ -84,7 +89,9 @@ def build_history(deals: Any, orders: Any) -> bytes:
 def read_history(body: bytes | bytearray | memoryview) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """Decode command 5: ``(deals, orders)`` as structured arrays (text decoded)."""
     deals, pos = read_counted(_DEAL, body)
-    orders, _ = read_counted(_ORDER, body, pos)
+    orders, end = read_counted(_ORDER, body, pos)
+    if debug.ENABLED:
+        debug.check_body("read_history", len(body), end, (_DEAL, deals), (_ORDER, orders))
     return deals, orders
 
 
@@ -108,6 +115,8 @@ def read_trade_request(payload: bytes | bytearray | memoryview) -> Record:
     """
     if len(payload) < _REQUEST.size:
         raise ProtocolError(f"trade request of {len(payload)} bytes (expected 248)")
+    if debug.ENABLED:
+        debug.check_body("read_trade_request", len(payload), _REQUEST.size)
     return _REQUEST.unpack_dict(payload)
 
 
@@ -124,6 +133,8 @@ def read_trade_status(body: bytes | bytearray | memoryview) -> int:
     """
     if not body or len(body) % 4:
         raise ProtocolError(f"trade request answer of {len(body)} bytes (expected a multiple of 4)")
+    if debug.ENABLED:
+        debug.check_body("read_trade_status", len(body), 4)
     return read_u32(body, 0, "trade request answer")
 
 
@@ -150,6 +161,8 @@ def read_trade_result(body: bytes | bytearray | memoryview) -> tuple[Record, Rec
     """
     if len(body) < _PUSH19.size:
         raise ProtocolError(f"trade result push of {len(body)} bytes (expected 380)")
+    if debug.ENABLED:
+        debug.check_body("read_trade_result", len(body), _PUSH19.size)
     _, echo_raw, result_raw = _PUSH19.unpack(body)
     echo = _ECHO.unpack_dict(echo_raw)
     echo["time_expiration"] = _U32.unpack(echo["time_expiration"])[0]
@@ -227,13 +240,13 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
     Raises:
         ProtocolError: a deal-kind record or its arrays run past the end.
     """
-    if len(body) < 4:
-        return []
     out: list[TradeUpdate] = []
-    if read_u32(body, 0, "trade update") != DEAL_KIND:
+    if len(body) < 4 or read_u32(body, 0, "trade update") != DEAL_KIND:
         for i in range(len(body) // _TU_ORDER.size):
             mask, tid, ttype, order = _TU_ORDER.unpack(body, i * _TU_ORDER.size)
             out.append(OrderUpdate(mask, ttype, _ORDER.unpack_dict(order), tid))
+        if debug.ENABLED:
+            debug.check_array("read_trade_update", len(body), _TU_ORDER, out)
         return out
     pos = 0
     while pos < len(body):
@@ -244,6 +257,11 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
         positions, pos = read_counted(_POSITION, body, pos)
         out.append(DealUpdate(ttype, _DEAL.unpack_dict(deal), _POSITION.unpack_dict(position), balance, credit,
                               com_daily, com_monthly, acc_profit, records(deals), records(positions), tid))
+    if debug.ENABLED:  # records run to the end of the body, so nothing can trail
+        updates = [u for u in out if isinstance(u, DealUpdate)]
+        debug.check_times("read_trade_update", _TU_DEAL, updates)
+        debug.check_times("read_trade_update", _DEAL, [d for u in updates for d in u.deals])
+        debug.check_times("read_trade_update", _POSITION, [p for u in updates for p in u.positions])
     return out
 
 
