@@ -942,7 +942,18 @@ class MT5Client:
                 if self._watch[sym.name] <= 0:
                     del self._watch[sym.name]
         if self.session.state in (SessionState.READY, SessionState.SYNCING):
-            await self._send_tick_subscription()
+            await self._change_subscription(self._send_tick_subscription())
+
+    async def _change_subscription(self, send: Awaitable[None]) -> None:
+        """Send a subscription change; losing the link meanwhile is no error when a reconnect follows.
+
+        The reconnect's start-up sends the complete watched set (ticks and books) again.
+        """
+        try:
+            await send
+        except ConnectionLost:
+            if self.session.state is not SessionState.RECONNECTING:
+                raise
 
     def _watched(self) -> list[str]:
         return sorted({*self._watch, *self._internal_watch} & set(self._symbols))
@@ -1024,6 +1035,8 @@ class MT5Client:
             has_ba = f & 3
             if (has_ba and t < st.t_ba) or (f & 4 and t < st.t_last):
                 continue
+            # The snapshot that starts a subscription repeats the last tick after a reconnect: not a new tick.
+            repeat = (st.bid, st.ask, st.last, st.volume) if t == st.time else None
             updated = 0
             scale = sym.scale
             if f & 1 and (v := bids[i]):
@@ -1042,6 +1055,8 @@ class MT5Client:
                 st.t_ba = t
             if f & 4:
                 st.t_last = t
+            if repeat is not None and repeat == (st.bid, st.ask, st.last, st.volume):
+                continue
             if t > st.time:
                 st.time = t
             st.fields = updated
@@ -1108,7 +1123,7 @@ class MT5Client:
                 sym.book_buy.clear()
                 sym.book_sell.clear()
         if self.session.state in (SessionState.READY, SessionState.SYNCING):
-            await self._send_book_subscription()
+            await self._change_subscription(self._send_book_subscription())
 
     async def _send_book_subscription(self) -> None:
         ids = [self._symbols[n].id for n in sorted(self._books) if n in self._symbols]

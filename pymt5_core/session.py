@@ -35,6 +35,7 @@ from pymt5_core.errors import (
     AuthError,
     ConnectionLost,
     InvalidRequest,
+    MT5Error,
     NotConnected,
     ProtocolError,
     RequestTimeout,
@@ -365,8 +366,14 @@ class Link:
                 try:
                     frame = self.conn.receive(message)
                 except ProtocolError as exc:
-                    self._log.warning("dropping an undecodable message of %d bytes: %s", len(message), exc)
-                    continue
+                    if len(message) <= 8:
+                        continue  # nothing after the header: ignored (SPEC §2.2)
+                    # The official client drops such a message (SPEC §2.3), but it may have been an answer
+                    # (its caller would wait out the timeout) or a push (the mirror would silently miss a
+                    # change): end the link instead, so the reconnect resynchronises everything.
+                    reason = f"undecryptable message of {len(message)} bytes ({exc})"
+                    self._log.warning("closing the link: %s", reason)
+                    break
                 self._on_frame(frame)
         except asyncio.CancelledError:
             reason = self.close_reason or "closed"
@@ -728,14 +735,47 @@ class Session:
         try:
             if self.on_login is not None:
                 await self.on_login(reconnect)
-        except (ConnectionLost, RequestTimeout) as exc:
-            if reconnect or not self.reconnect:
-                raise
-            # The link dropped during the initial start-up: the reconnect procedure takes over.
-            self.log.info("start-up interrupted (%s); waiting for the reconnect", exc)
-            await self.wait_ready()
+        except (ConnectionLost, RequestTimeout, ProtocolError) as exc:
+            if reconnect:
+                raise  # the reconnect loop closes the link and tries again
+            await self._startup_failed(exc)
             return
+        except BaseException as exc:
+            if not reconnect:
+                await self._give_up(f"start-up failed: {exc!r}")
+            raise
         self._set_state(SessionState.READY, "", attempt)
+
+    async def _startup_failed(self, exc: MT5Error) -> None:
+        """The initial start-up lost its link or an answer: let the reconnect procedure take over.
+
+        The link is closed if it is still open (a start-up missing an answer is incomplete), so with
+        ``reconnect`` a fresh link, login and start-up follow. The caller waits for them within the
+        request timeout; after that the session stops trying (DISCONNECTED) and ``exc`` is raised.
+        """
+        if self._link is not None and not self._link.closed:
+            await self._link.close(f"start-up failed: {exc}")
+        if not self.reconnect:
+            await self._give_up(f"start-up failed: {exc}")
+            raise exc
+        self.log.info("start-up interrupted (%s); waiting for the reconnect", exc)
+        try:
+            await self.wait_ready(self.timeout)
+        except (NotConnected, RequestTimeout):
+            await self._give_up(f"no reconnect after a failed start-up: {exc}")
+            raise exc from None
+
+    async def _give_up(self, reason: str) -> None:
+        """Stop reconnecting and close the link: the session ends DISCONNECTED."""
+        task, self._reconnect_task = self._reconnect_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        if self._state not in (SessionState.DISCONNECTED, SessionState.CLOSED):
+            self._set_state(SessionState.DISCONNECTED, reason)
+        if self._link is not None and not self._link.closed:
+            await self._link.close(reason)
 
     def _require_link(self) -> Link:
         if self._link is None or self._link.closed:

@@ -134,6 +134,10 @@ class SimConnection:
         faults = self._faults.response_faults(request.command)
         if faults.delay:
             await asyncio.sleep(faults.delay)
+        if faults.drop_unanswered:
+            self.log.info("fault: dropping instead of answering the bootstrap")
+            self._abort()
+            return
         self._queue(request.command, self._wire.accept_bootstrap(request, new_token, os.urandom(32)))
         if faults.drop_after:
             self._out.put_nowait(_DROP)
@@ -158,7 +162,13 @@ class SimConnection:
                 await asyncio.sleep(faults.delay)
             if self._closing:
                 return
-            self._answer(request, reply, hold=faults.hold)
+            if faults.drop_unanswered:
+                # Handled (a trade executed) but the link dies before the answer: its events still reach
+                # the account's other connections, never this one.
+                self.log.info("fault: dropping instead of answering command %d", request.command)
+                self._abort()
+            else:
+                self._answer(request, reply, hold=faults.hold)
             if reply.events:
                 try:
                     self._host.route(reply.events)

@@ -6,14 +6,18 @@ applies to connections that already exist as well as to new ones. Frame counts a
 and start at the first frame the connection handles after the rule was armed.
 
 Every rule fires ``times`` times in total (across connections; ``None`` = without limit) and then
-disarms itself. :meth:`FaultPlan.reset` disarms everything. Corruption uses a ``random.Random`` seeded
-from the server seed, so a run is reproducible.
+disarms itself. Rules bound to a command take ``skip``: the first ``skip`` matching requests (or frames)
+pass untouched, so a test can hit, say, the third page of a paged download. :meth:`FaultPlan.reset`
+disarms everything. Corruption uses a ``random.Random`` seeded from the server seed, so a run is
+reproducible.
 
 Rules:
 
 =====================================  ==========================================================================
 ``drop_after_frames(n, direction)``    abort the connection once it has sent (or received) ``n`` more frames
-``drop_at_command(cmd, when)``         abort when a request ``cmd`` arrives, ``"before"`` or ``"after"`` answering
+``drop_at_command(cmd, when)``         abort when a request ``cmd`` arrives: ``"before"`` handling it, after handling it
+                                       but ``"unanswered"`` (a trade executes, no answer or push
+                                       leaves), or ``"after"`` answering
 ``delay(cmd, seconds)``                hold each answer to ``cmd`` (and what follows it) for ``seconds``
 ``reorder(cmd)``                       hold the answer to ``cmd`` until the next answer has been sent
 ``corrupt_next_frame(cmd)``            send the next frame (of ``cmd``, or any) undecryptable
@@ -38,7 +42,7 @@ from typing import Literal, Protocol
 __all__ = ["ConnectionFaults", "FaultPlan", "ResponseFaults"]
 
 Direction = Literal["sent", "received"]
-When = Literal["before", "after"]
+When = Literal["before", "unanswered", "after"]
 
 
 class _EngineHooks(Protocol):
@@ -56,10 +60,20 @@ class _Rule:
     direction: Direction = "sent"
     when: When = "before"
     remaining: int | None = 1
+    skip: int = 0
     id: int = field(default_factory=itertools.count(1).__next__)
 
     def matches(self, command: int) -> bool:
         return self.command is None or self.command == command
+
+    def takes(self, command: int) -> bool:
+        """True when the rule applies to ``command`` now (consumes one of the skipped matches otherwise)."""
+        if not self.matches(command):
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +83,7 @@ class ResponseFaults:
     delay: float = 0.0
     hold: bool = False
     drop_after: bool = False
+    drop_unanswered: bool = False
 
 
 _NO_FAULTS = ResponseFaults()
@@ -129,23 +144,28 @@ class FaultPlan:
             raise ValueError("n must be at least 1")
         self._rules.append(_Rule("drop_after", count=n, direction=direction, remaining=times))
 
-    def drop_at_command(self, command: int, when: When = "before", *, times: int | None = 1) -> None:
-        """Abort a connection when a request ``command`` arrives, before answering it or right after."""
-        if when not in ("before", "after"):
-            raise ValueError("when must be 'before' or 'after'")
-        self._rules.append(_Rule("drop_at", command=command, when=when, remaining=times))
+    def drop_at_command(self, command: int, when: When = "before", *, times: int | None = 1, skip: int = 0) -> None:
+        """Abort a connection when a request ``command`` arrives.
 
-    def delay(self, command: int, seconds: float, *, times: int | None = None) -> None:
+        ``when``: ``"before"`` the server handles it; ``"unanswered"``: the server handles it (a trade
+        request executes) but the connection is cut before its answer and the pushes it causes are sent;
+        ``"after"``: once the answer and those pushes are written.
+        """
+        if when not in ("before", "unanswered", "after"):
+            raise ValueError("when must be 'before', 'unanswered' or 'after'")
+        self._rules.append(_Rule("drop_at", command=command, when=when, remaining=times, skip=_skip(skip)))
+
+    def delay(self, command: int, seconds: float, *, times: int | None = None, skip: int = 0) -> None:
         """Delay the answers to ``command`` by ``seconds`` (real time); other commands are not held up."""
-        self._rules.append(_Rule("delay", command=command, seconds=seconds, remaining=times))
+        self._rules.append(_Rule("delay", command=command, seconds=seconds, remaining=times, skip=_skip(skip)))
 
-    def reorder(self, command: int, *, times: int | None = 1) -> None:
+    def reorder(self, command: int, *, times: int | None = 1, skip: int = 0) -> None:
         """Hold the answer to the next request ``command`` until the connection's next answer is sent."""
-        self._rules.append(_Rule("reorder", command=command, remaining=times))
+        self._rules.append(_Rule("reorder", command=command, remaining=times, skip=_skip(skip)))
 
-    def corrupt_next_frame(self, command: int | None = None, *, times: int | None = 1) -> None:
+    def corrupt_next_frame(self, command: int | None = None, *, times: int | None = 1, skip: int = 0) -> None:
         """Send the next server frame (with id ``command``, or any) with a ciphertext no key can decrypt."""
-        self._rules.append(_Rule("corrupt", command=command, remaining=times))
+        self._rules.append(_Rule("corrupt", command=command, remaining=times, skip=_skip(skip)))
 
     def refuse_logins(self, code: int = 2) -> None:
         """Answer every login request with the frame code ``code`` until :meth:`allow_logins`."""
@@ -220,31 +240,33 @@ class FaultPlan:
             if rule.kind == "drop_after" and rule.direction == "received" and conn._tick(rule) >= rule.count:
                 self._fire(rule)
                 return True
-            if rule.kind == "drop_at" and rule.when == "before" and rule.matches(command):
+            if rule.kind == "drop_at" and rule.when == "before" and rule.takes(command):
                 self._fire(rule)
                 return True
         return False
 
     def _response_faults(self, command: int) -> ResponseFaults:
-        delay, hold, drop = 0.0, False, False
+        delay, hold, drop, cut = 0.0, False, False, False
         for rule in list(self._rules):
-            if not rule.matches(command):
+            if rule.kind not in ("delay", "reorder") and not (rule.kind == "drop_at" and rule.when != "before"):
+                continue
+            if not rule.takes(command):
                 continue
             if rule.kind == "delay":
                 delay = max(delay, rule.seconds)
             elif rule.kind == "reorder":
                 hold = True
-            elif rule.kind == "drop_at" and rule.when == "after":
+            elif rule.when == "after":
                 drop = True
             else:
-                continue
+                cut = True
             self._fire(rule)
-        return ResponseFaults(delay, hold, drop) if delay or hold or drop else _NO_FAULTS
+        return ResponseFaults(delay, hold, drop, cut) if delay or hold or drop or cut else _NO_FAULTS
 
     def _on_sent(self, conn: ConnectionFaults, command: int, message: bytes) -> tuple[bytes, bool]:
         drop = False
         for rule in list(self._rules):
-            if rule.kind == "corrupt" and rule.matches(command):
+            if rule.kind == "corrupt" and rule.takes(command):
                 message = self._corrupt(message)
                 self._fire(rule)
             elif rule.kind == "drop_after" and rule.direction == "sent" and conn._tick(rule) >= rule.count:
@@ -270,3 +292,9 @@ class FaultPlan:
         if self._engine is None:
             raise RuntimeError("the fault plan is not bound to a trading engine")
         return self._engine
+
+
+def _skip(skip: int) -> int:
+    if skip < 0:
+        raise ValueError("skip must be >= 0")
+    return skip

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from pymt5_core.client import MT5Client
-from pymt5_core.errors import ConnectionLost
+from pymt5_core.errors import ConnectionLost, RequestTimeout
 from pymt5_core.events import ConnectionState, LinkState, SessionState
 from pymt5_core.models import Tick
 from pymt5_core.sim import SimServer
@@ -167,3 +167,80 @@ async def test_close_stops_reconnecting(client: MT5Client, sim: SimServer) -> No
     await client.session.drop("test")
     await client.close()
     assert client.state is SessionState.CLOSED
+
+
+# --- regressions found by the seeded fault suite (tests/reliability) ---------------------------------------
+
+#: Bound of a wait that hung before the fix (a failure, not a timing assertion).
+BOUND = 5.0
+
+
+async def test_undecryptable_answer_ends_the_link_instead_of_leaving_the_caller_waiting(
+        client: MT5Client, sim: SimServer, event_waiter) -> None:
+    ready = ready_again(event_waiter, client)
+    sim.faults.corrupt_next_frame(Command.SYMBOL_GROUPS)
+    async with asyncio.timeout(BOUND):  # no request timeout: before the fix this waited forever
+        with pytest.raises(ConnectionLost):
+            await client.session.request(Command.SYMBOL_GROUPS, timeout=None)
+        await ready
+    assert (await client.session.request(Command.SYMBOL_GROUPS)).code == 0
+
+
+async def test_undecryptable_push_is_not_lost_the_reconnect_resyncs_the_mirror(
+        client: MT5Client, sim: SimServer, event_waiter) -> None:
+    await client.quote("EURUSD")
+    ready = ready_again(event_waiter, client)
+    sim.faults.corrupt_next_frame(Command.TRADE_UPDATE)  # the push 10 that opens the position
+    async with asyncio.timeout(BOUND):
+        try:
+            await client.buy("EURUSD", 0.1)
+        except ConnectionLost as exc:
+            assert exc.outcome_unknown
+        await ready
+    await client.session.request(Command.PING)
+    truth = sim.engine.positions(sim.demo_account.login)
+    assert [p.ticket for p in client.mirror.positions.values()] == [int(p["position_id"]) for p in truth] != []
+
+
+@pytest.mark.parametrize("reconnect", [True, False])
+async def test_start_up_answer_missing_at_login_does_not_leave_the_session_syncing(
+        sim: SimServer, make_client, reconnect: bool) -> None:
+    sim.faults.delay(Command.SYMBOL_GROUPS, 30.0, times=1)  # far beyond the request timeout
+    async with make_client(sim.url, timeout=0.3, reconnect=reconnect) as c, asyncio.timeout(BOUND):
+        if reconnect:  # a fresh link, login and start-up take over; login returns once READY
+            account = await c.login(sim.demo_account.login, sim.demo_account.password)
+            assert account.login == sim.demo_account.login and c.state is SessionState.READY
+        else:
+            with pytest.raises(RequestTimeout):
+                await c.login(sim.demo_account.login, sim.demo_account.password)
+            assert c.state is SessionState.DISCONNECTED
+
+
+async def test_tick_stream_started_as_the_link_drops_resumes_after_the_reconnect(
+        client: MT5Client, sim: SimServer, pump, event_waiter) -> None:
+    ready = ready_again(event_waiter, client)
+    sim.faults.drop_at_command(Command.SUBSCRIBE_TICKS, "before")
+    stream = client.ticks("EURUSD")
+    async with pump(sim):
+        tick = await stream.__anext__()  # before the fix: ConnectionLost out of the iteration
+        await ready
+    await stream.aclose()
+    assert tick.symbol == "EURUSD" and client.state is SessionState.READY
+
+
+async def test_resubscription_after_a_reconnect_does_not_repeat_the_last_tick(
+        client: MT5Client, sim: SimServer, event_waiter) -> None:
+    got: list[Tick] = []
+    client.on(Tick, got.append)
+    stream = client.ticks("EURUSD")
+    first = asyncio.ensure_future(stream.__anext__())
+    while not first.done():
+        await sim.advance(250)
+        await client.session.request(Command.PING)
+    ready = ready_again(event_waiter, client)
+    await client.session.drop("test")  # the clock stands still: the server's latest tick is the one we have
+    await ready
+    await client.session.request(Command.PING)  # the subscription snapshot has been handled
+    await stream.aclose()
+    seen = [(t.time_msc, t.bid, t.ask) for t in got]
+    assert seen and len(seen) == len(set(seen))

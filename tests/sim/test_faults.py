@@ -161,3 +161,31 @@ async def test_no_client_context_without_tls(sim: Any) -> None:
     assert sim.ca_pem is None and sim.url.startswith("ws://127.0.0.1:")
     with pytest.raises(RuntimeError):
         sim.ssl_context_for_clients()
+
+
+async def test_skip_lets_the_first_matching_requests_through(wire_client: WireClientFactory, sim: Any) -> None:
+    client = await wire_client(login=True)
+    sim.faults.drop_at_command(Command.PING, "before", skip=2)
+    assert (await client.request(Command.PING)).code == 0
+    assert (await client.request(Command.ACCOUNT)).code == 0  # other commands do not count
+    assert (await client.request(Command.PING)).code == 0
+    await client.send(Command.PING)  # the third ping
+    await assert_dropped(client)
+    with pytest.raises(ValueError):
+        sim.faults.corrupt_next_frame(Command.PING, skip=-1)
+
+
+async def test_drop_unanswered_executes_the_trade_but_sends_nothing_back(
+    wire_client: WireClientFactory, sim: Any
+) -> None:
+    from tests.sim.test_server_trading import request
+
+    client = await wire_client(login=True)
+    twin = await wire_client(login=True)  # another terminal of the same account
+    sim.faults.drop_at_command(Command.TRADE_REQUEST, "unanswered")
+    await client.send(Command.TRADE_REQUEST, request(3, type_filling=1, type_flags=2, action_id=5))
+    await assert_dropped(client)
+    assert not client.pending()  # neither the answer nor any push of the trade
+    assert len(sim.engine.positions(sim.demo_account.login)) == 1  # but it executed, once
+    result = await twin.next(Command.TRADE_RESULT)
+    assert msg.read_trade_result(result.body)[0]["action_id"] == 5

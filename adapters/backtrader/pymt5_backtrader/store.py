@@ -499,6 +499,8 @@ class _FeedPump:
             await asyncio.sleep(0 if received else 0.2)
 
     async def _live(self, quote_ms: int) -> None:
+        from pymt5_core.errors import ConnectionError_
+
         spec, out = self.spec, self.out
         synced = False
         broken = False
@@ -521,16 +523,24 @@ class _FeedPump:
             if kind == "up":
                 continue
             now_ms = parsing.tick_time_ms(msg[1]) if kind == "tick" else int(msg[1])
-            if not synced:
-                if not spec.ticks:
-                    await self._sync(now_ms)
-                synced, broken = True, False
-                out.put(("status", "LIVE"))
-            if kind == "tick":
-                self.store._clock(now_ms, self)
-                await self._on_tick(msg[1], now_ms)
-            else:
-                await self._on_clock(now_ms)
+            try:
+                if not synced:
+                    if not spec.ticks:
+                        await self._sync(now_ms)
+                    synced, broken = True, False
+                    out.put(("status", "LIVE"))
+                if kind == "tick":
+                    self.store._clock(now_ms, self)
+                    await self._on_tick(msg[1], now_ms)
+                else:
+                    await self._on_clock(now_ms)
+            except ConnectionError_ as exc:  # a download lost with the link: re-sync from last_open later
+                log.debug("feed %s: %r; re-syncing on the next tick", spec.symbol, exc)
+                if not broken:
+                    broken = True
+                    out.put(("status", "CONNBROKEN"))
+                synced = False
+                self.builder = None
 
     async def _sync(self, now_ms: int, *, backfill: bool = True) -> None:
         """Deliver every final bar after ``last_open`` up to ``now_ms`` from the server."""

@@ -28,6 +28,7 @@ class FakeClient:
         self.callbacks: dict[type, list[Any]] = {}
         self.server_now = T0
         self.bars_calls: list[tuple[Any, Any, Any]] = []
+        self.bars_errors: list[Exception] = []  # raised by the next bars() calls, one each
 
     def on(self, event_type: type, callback: Any) -> Any:
         self.callbacks.setdefault(event_type, []).append(callback)
@@ -49,6 +50,8 @@ class FakeClient:
     async def bars(self, symbol: str, timeframe: str, start: Any = None, end: Any = None, *,
                    count: int | None = None) -> np.ndarray:
         self.bars_calls.append((start, end, count))
+        if self.bars_errors:
+            raise self.bars_errors.pop(0)
         opens = np.arange(T0 - 3600, self.server_now + 1, 60)
         out = np.zeros(len(opens), RATES)
         out["time"] = opens
@@ -169,3 +172,18 @@ def test_unknown_symbol_reports_notsubscribed(store):
                                  after=None, bar_source="ticks", first_tick_wait=1.0))
     store.run(asyncio.sleep(0.05))
     assert drain(q)[0][:2] == ("status", "NOTSUBSCRIBED")
+
+
+def test_download_lost_with_the_link_does_not_end_the_feed(store):
+    from pymt5_core.errors import ConnectionLost
+
+    q = store.subscribe(spec())
+    push(store, tick(T0 + 30))
+    first = bars(drain(q))
+    store.fake.bars_errors.append(ConnectionLost("link lost during the download"))
+    push(store, tick(T0 + 61))  # the 10:00 bar is fetched from the server: that download fails
+    items = drain(q)
+    assert ("status", "CONNBROKEN") in items and not [i for i in items if i[0] in ("error", "end")]
+    push(store, tick(T0 + 125))  # the next tick re-syncs from the last bar delivered
+    final = first + bars(items) + bars(drain(q))
+    assert final == list(range(T0 - 300, T0 + 120, 60))
