@@ -10,6 +10,7 @@ from typing import Any
 import numpy.typing as npt
 
 from pymt5_core.errors import ProtocolError
+from pymt5_core.wire.layout import Layout
 from pymt5_core.wire.layouts import LAYOUTS
 from pymt5_core.wire.records import Record, build_counted, pack_record, read_counted, read_u32, records
 
@@ -240,10 +241,18 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
         if pos + _TU_DEAL.size > len(body):
             raise ProtocolError("deal update record runs past the end of the body")
         _, tid, ttype, deal, position, balance, credit, com_daily, com_monthly, acc_profit = _TU_DEAL.unpack(body, pos)
-        deals, pos = read_counted(_DEAL, body, pos + _TU_DEAL.size)
-        positions, pos = read_counted(_POSITION, body, pos)
+        deals, pos = _trailing(_DEAL, body, pos + _TU_DEAL.size)
+        positions, pos = _trailing(_POSITION, body, pos)
         out.append(DealUpdate(ttype, _DEAL.unpack_dict(deal), _POSITION.unpack_dict(position), balance, credit,
-                              com_daily, com_monthly, acc_profit, records(deals), records(positions), tid))
+                              com_daily, com_monthly, acc_profit, deals, positions, tid))
     return out
+
+
+def _trailing(layout: Layout, body: bytes | bytearray | memoryview, pos: int) -> tuple[list[Record], int]:
+    """A trailing array of a deal-kind record; the usual empty one skips the vectorized decoder."""
+    if read_u32(body, pos, f"{layout.name} array") == 0:
+        return [], pos + 4
+    array, pos = read_counted(layout, body, pos)
+    return records(array), pos
 
 
