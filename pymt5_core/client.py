@@ -1305,7 +1305,13 @@ class MT5Client:
             if status:
                 return TradeResult(status, comment=Retcode.describe(status), request_id=action_id,
                                    request=pending.request)
-            return await asyncio.wait_for(asyncio.shield(pending.future), self.timeout)
+            if pending.future.done():  # push 19 usually arrives with the answer, in the same read
+                return pending.future.result()
+            timer = asyncio.get_running_loop().call_later(self.timeout, _time_out, pending.future)
+            try:
+                return await pending.future
+            finally:
+                timer.cancel()
         except ConnectionLost as exc:
             if not exc.outcome_unknown:
                 raise
@@ -1583,6 +1589,11 @@ class MT5Client:
 def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _time_out(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _widen(bid: float, ask: float, widen: tuple[float, int, int], digits: int) -> tuple[float, float]:

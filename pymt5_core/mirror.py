@@ -73,6 +73,7 @@ class StateMirror:
         self.login = 0
         self._body: AccountBody | None = None
         self._money: dict[str, float] = dict.fromkeys(_MONEY, 0.0)
+        self._as_sent: AccountInfo | None = None
         self._positions: dict[int, Position] = {}
         self._orders: dict[int, Order] = {}
         self._history_orders: dict[int, Order] = {}
@@ -113,7 +114,9 @@ class StateMirror:
         """The account as the server sent it, nothing valued from ticks (no profit or margin; None before login)."""
         if self._body is None:
             return None
-        return self._account_info(self._body, [])
+        if self._as_sent is None:  # kept until the body or the money changes
+            self._as_sent = self._account_info(self._body, [])
+        return self._as_sent
 
     def valued_positions(self) -> list[Position]:
         """Open positions with ``price_current`` and ``profit`` recomputed from the latest ticks."""
@@ -240,6 +243,7 @@ class StateMirror:
     def _set_account(self, body: AccountBody) -> None:
         before = self._account_before()
         self._body = body
+        self._as_sent = None
         main = body.main
         for name in _MONEY:
             self._money[name] = float(main[name])
@@ -269,14 +273,17 @@ class StateMirror:
         if self._held is not None:
             self._held.append(("trade", updates))
             return
+        last: tuple[Mapping[str, Any], Order] | None = None
         for update in updates:
             if isinstance(update, OrderUpdate):
-                self._apply_order(update)
+                # A filled order comes as "delete from active" and "add to history" with the same record.
+                order = last[1] if last is not None and last[0] == update.order else Order.from_wire(update.order)
+                last = update.order, order
+                self._apply_order(update, order)
             else:
                 self._apply_deal(update)
 
-    def _apply_order(self, u: OrderUpdate) -> None:
-        order = Order.from_wire(u.order)
+    def _apply_order(self, u: OrderUpdate, order: Order) -> None:
         history = u.flag_mask == 1
         kind = _ORDER_KIND.get((1 if history else 0, u.transaction_type))
         if kind is None:
@@ -312,6 +319,7 @@ class StateMirror:
     def _apply_deal(self, u: DealUpdate) -> None:
         if u.transaction_type == 0:
             before = self._account_before()
+            self._as_sent = None
             self._money.update(balance=u.balance, credit=u.credit, acc_profit=u.acc_profit,
                                commission_daily=u.commission_daily, commission_monthly=u.commission_monthly)
             if self._body is not None:
