@@ -1164,8 +1164,9 @@ class MT5Client:
         self._watch_position_symbols()
 
     def _watch_position_symbols(self) -> None:
-        missing = {p.symbol for p in self.mirror.positions.values()} - self._internal_watch - set(self._watch)
-        missing &= set(self._symbols)
+        watched, internal, symbols = self._watch, self._internal_watch, self._symbols
+        missing = {name for name in {p.symbol for p in self.mirror.positions.values()}
+                   if name not in internal and name not in watched and name in symbols}
         if missing and self.session.state is SessionState.READY:
             self._internal_watch |= missing
             self._spawn(self._load_full_and_watch(sorted(missing)))
