@@ -205,12 +205,15 @@ def build_trade_update(updates: Sequence[TradeUpdate]) -> bytes:
         return b"".join(_pack_deal_update(u) for u in updates if isinstance(u, DealUpdate))
     if all(isinstance(u, OrderUpdate) for u in updates):
         out = []
+        last: tuple[Mapping[str, Any], bytes] | None = None
         for u in updates:
             assert isinstance(u, OrderUpdate)
             if u.flag_mask == DEAL_KIND:
                 raise ValueError("an order update cannot use flag_mask 2")
-            out.append(_TU_ORDER.pack([u.flag_mask, u.transaction_id, u.transaction_type,
-                                       pack_record(_ORDER, u.order)]))
+            # A filled order is "delete from active" and "add to history" with the same record: pack it once.
+            order = last[1] if last is not None and last[0] == u.order else pack_record(_ORDER, u.order)
+            last = u.order, order
+            out.append(_TU_ORDER.pack([u.flag_mask, u.transaction_id, u.transaction_type, order]))
         return b"".join(out)
     raise ValueError("push 10 never mixes order and deal records")
 
