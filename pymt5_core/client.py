@@ -39,7 +39,7 @@ from pymt5_core.events import (
     SessionState,
     SymbolUpdate,
 )
-from pymt5_core.mirror import StateMirror
+from pymt5_core.mirror import DealMark, StateMirror
 from pymt5_core.models import (
     AccountInfo,
     BookLevel,
@@ -283,7 +283,7 @@ class _PendingTrade:
     request: TradeRequest
     fields: dict[str, Any]
     future: asyncio.Future[TradeResult]
-    known_deals: frozenset[int]
+    known_deals: DealMark
     known_positions: Mapping[int, Position]
     known_orders: frozenset[int]
     sent: bool = False
@@ -428,7 +428,7 @@ class MT5Client:
         )
         self.log = logging.getLogger("pymt5_core.client")
         self.session.on_login = self._start_up
-        self.mirror = StateMirror(self._emit)
+        self.mirror = StateMirror(self._emit, self._listening)
         self.mirror.valuation = _Valuation(self)
         self._callbacks: dict[type[Event], list[EventCallback]] = {}
         self._symbols: dict[str, _Symbol] = {}
@@ -594,6 +594,9 @@ class MT5Client:
                 callbacks.remove(callback)
 
         return off
+
+    def _listening(self, event_type: type[Event]) -> bool:
+        return bool(self._callbacks.get(event_type))
 
     def _emit(self, event: Event) -> None:
         for callback in self._callbacks.get(type(event), ()):
@@ -1176,8 +1179,9 @@ class MT5Client:
         self._watch_position_symbols()
 
     def _watch_position_symbols(self) -> None:
-        missing = {p.symbol for p in self.mirror.positions.values()} - self._internal_watch - set(self._watch)
-        missing &= set(self._symbols)
+        watched, internal, symbols = self._watch, self._internal_watch, self._symbols
+        missing = {name for name in {p.symbol for p in self.mirror.positions.values()}
+                   if name not in internal and name not in watched and name in symbols}
         if missing and self.session.state is SessionState.READY:
             self._internal_watch |= missing
             self._spawn(self._load_full_and_watch(sorted(missing)))
@@ -1271,15 +1275,17 @@ class MT5Client:
             RequestTimeout: no final result in time and none found in the mirror.
         """
         name = self._symbol_of(request)
-        await self.symbol(name)
-        sym = self._symbols[name]
+        sym = self._require_symbol(name)
+        if sym.full is None:
+            await self.symbol(name)
+            sym = self._symbols[name]
         needs_quote = request.action in (RequestAction.DEAL, RequestAction.PENDING, RequestAction.SLTP,
                                          RequestAction.MODIFY)
         if needs_quote and not (sym.live.bid and sym.live.ask):
             with contextlib.suppress(RequestTimeout):
                 await self._wait_first_tick(sym, min(self.timeout, 5.0))
         action_id = self._next_action_id()
-        account = self.mirror.account
+        account = self.mirror.account_as_sent  # the checks read only the account's settings
         if account is None:
             raise NotConnected("not logged in")
         q = sym.live
@@ -1293,7 +1299,7 @@ class MT5Client:
         fields["action_id"] = action_id
         payload = build_trade_request(fields)
         pending = _PendingTrade(request, fields, asyncio.get_running_loop().create_future(),
-                                frozenset(self.mirror.deals), dict(self.mirror.positions),
+                                self.mirror.mark_deals(), dict(self.mirror.positions),
                                 frozenset(self.mirror.orders))
         pending.future.add_done_callback(_consume)  # a result nobody awaits any more is not an error
         self._pending[action_id] = pending
@@ -1301,6 +1307,7 @@ class MT5Client:
             result = await self._send_trade(pending, payload)
         finally:
             self._pending.pop(action_id, None)
+            self.mirror.unmark_deals(pending.known_deals)
         if not result.success:
             raise TradeRejected(result.retcode, comment=result.comment, result=result)
         return result
@@ -1314,7 +1321,13 @@ class MT5Client:
             if status:
                 return TradeResult(status, comment=Retcode.describe(status), request_id=action_id,
                                    request=pending.request)
-            return await asyncio.wait_for(asyncio.shield(pending.future), self.timeout)
+            if pending.future.done():  # push 19 usually arrives with the answer, in the same read
+                return pending.future.result()
+            timer = asyncio.get_running_loop().call_later(self.timeout, _time_out, pending.future)
+            try:
+                return await pending.future
+            finally:
+                timer.cancel()
         except ConnectionLost as exc:
             if not exc.outcome_unknown:
                 raise
@@ -1356,7 +1369,8 @@ class MT5Client:
                                comment="reconciled after reconnect", request_id=int(f["action_id"]),
                                request=pending.request, reconciled=True)
 
-        new_deals = [d for t, d in mirror.deals.items() if t not in pending.known_deals and d.symbol == symbol]
+        known_deals = mirror.known_deals(pending.known_deals)
+        new_deals = [d for t, d in mirror.deals.items() if t not in known_deals and d.symbol == symbol]
         if action in (TradeAction.REQUEST, TradeAction.INSTANT, TradeAction.MARKET, TradeAction.EXCHANGE,
                       TradeAction.PRICE):
             position = int(f.get("trade_position", 0))
@@ -1591,6 +1605,11 @@ class MT5Client:
 def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _time_out(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _widen(bid: float, ask: float, widen: tuple[float, int, int], digits: int) -> tuple[float, float]:

@@ -13,7 +13,9 @@ each position's current price and profit) are computed when read, from the lates
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -22,7 +24,7 @@ from pymt5_core.events import AccountUpdate, OrderEvent, TradeTransaction, Trans
 from pymt5_core.models import AccountInfo, Deal, Event, Order, Position
 from pymt5_core.wire.messages import AccountBody, DealUpdate, OrderUpdate
 
-__all__ = ["StateMirror", "Valuation"]
+__all__ = ["DealMark", "StateMirror", "Valuation"]
 
 _T = TransactionType
 _MONEY = ("balance", "credit", "acc_profit", "commission_daily", "commission_monthly")
@@ -43,26 +45,40 @@ class Valuation(Protocol):
         ...
 
 
+@dataclasses.dataclass(eq=False)
+class DealMark:
+    """The deal tickets a mirror held at one moment, without a copy of them (see :meth:`StateMirror.mark_deals`)."""
+
+    count: int
+    frozen: frozenset[int] | None = None
+
+
 class StateMirror:
     """Account, positions, orders and deals keyed by ticket (positions by position id).
 
     Args:
         emit: receives every event the mirror produces.
+        listening: tells whether anybody receives events of a type; account updates, whose changed fields
+            take two full account computations, are only worked out when it says yes.
 
     Read views (``positions``, ``orders``, ``history_orders``, ``deals``) are read-only mappings that
     follow the mirror; :attr:`account` and :meth:`valued_positions` compute the derived values on read.
     """
 
-    def __init__(self, emit: Callable[[Event], None] | None = None) -> None:
+    def __init__(self, emit: Callable[[Event], None] | None = None,
+                 listening: Callable[[type[Event]], bool] | None = None) -> None:
         self._emit = emit or (lambda event: None)
+        self._listening = listening or (lambda event_type: True)
         self.valuation: Valuation | None = None
         self.login = 0
         self._body: AccountBody | None = None
         self._money: dict[str, float] = dict.fromkeys(_MONEY, 0.0)
+        self._as_sent: AccountInfo | None = None
         self._positions: dict[int, Position] = {}
         self._orders: dict[int, Order] = {}
         self._history_orders: dict[int, Order] = {}
         self._deals: dict[int, Deal] = {}
+        self._deal_marks: list[DealMark] = []
         self._log: dict[int, list[OrderEvent]] = {}
         self._held: list[tuple[str, Any]] | None = None
         self.positions: Mapping[int, Position] = MappingProxyType(self._positions)
@@ -93,12 +109,42 @@ class StateMirror:
             return None
         return self._account_info(self._body, self.valued_positions())
 
+    @property
+    def account_as_sent(self) -> AccountInfo | None:
+        """The account as the server sent it, nothing valued from ticks (no profit or margin; None before login)."""
+        if self._body is None:
+            return None
+        if self._as_sent is None:  # kept until the body or the money changes
+            self._as_sent = self._account_info(self._body, [])
+        return self._as_sent
+
     def valued_positions(self) -> list[Position]:
         """Open positions with ``price_current`` and ``profit`` recomputed from the latest ticks."""
         valuation = self.valuation
         if valuation is None:
             return list(self._positions.values())
         return [valuation.revalue(p) for p in self._positions.values()]
+
+    def mark_deals(self) -> DealMark:
+        """Remember which deals the mirror holds now, for :meth:`known_deals`; :meth:`unmark_deals` when done.
+
+        Deals are only ever appended to the (insertion-ordered) table, so the first ``count`` tickets are
+        the ones held at the mark; a copy is taken only if a deal is removed while the mark is open.
+        """
+        mark = DealMark(len(self._deals))
+        self._deal_marks.append(mark)
+        return mark
+
+    def known_deals(self, mark: DealMark) -> frozenset[int]:
+        """The deal tickets the mirror held when ``mark`` was taken."""
+        if mark.frozen is not None:
+            return mark.frozen
+        return frozenset(itertools.islice(self._deals, mark.count))
+
+    def unmark_deals(self, mark: DealMark) -> None:
+        """Forget a mark (safe to call twice)."""
+        with contextlib.suppress(ValueError):
+            self._deal_marks.remove(mark)
 
     def order_log(self, ticket: int) -> tuple[OrderEvent, ...]:
         """The lifecycle of one order, oldest first."""
@@ -195,15 +241,24 @@ class StateMirror:
         self._set_account(body)
 
     def _set_account(self, body: AccountBody) -> None:
-        before = self._account_info(self._body, []) if self._body is not None else None
+        before = self._account_before()
         self._body = body
+        self._as_sent = None
         main = body.main
         for name in _MONEY:
             self._money[name] = float(main[name])
         self._account_changed(before)
 
+    def _account_before(self) -> AccountInfo | None:
+        """The account before a change, when an :class:`AccountUpdate` will be wanted (else None)."""
+        if self._body is None or not self._listening(AccountUpdate):
+            return None
+        return self._account_info(self._body, [])
+
     def _account_changed(self, before: AccountInfo | None) -> None:
         assert self._body is not None
+        if not self._listening(AccountUpdate):
+            return
         after = self._account_info(self._body, [])
         if before is None:
             changed = frozenset(f.name for f in dataclasses.fields(AccountInfo))
@@ -218,14 +273,17 @@ class StateMirror:
         if self._held is not None:
             self._held.append(("trade", updates))
             return
+        last: tuple[Mapping[str, Any], Order] | None = None
         for update in updates:
             if isinstance(update, OrderUpdate):
-                self._apply_order(update)
+                # A filled order comes as "delete from active" and "add to history" with the same record.
+                order = last[1] if last is not None and last[0] == update.order else Order.from_wire(update.order)
+                last = update.order, order
+                self._apply_order(update, order)
             else:
                 self._apply_deal(update)
 
-    def _apply_order(self, u: OrderUpdate) -> None:
-        order = Order.from_wire(u.order)
+    def _apply_order(self, u: OrderUpdate, order: Order) -> None:
         history = u.flag_mask == 1
         kind = _ORDER_KIND.get((1 if history else 0, u.transaction_type))
         if kind is None:
@@ -260,7 +318,8 @@ class StateMirror:
 
     def _apply_deal(self, u: DealUpdate) -> None:
         if u.transaction_type == 0:
-            before = self._account_info(self._body, []) if self._body is not None else None
+            before = self._account_before()
+            self._as_sent = None
             self._money.update(balance=u.balance, credit=u.credit, acc_profit=u.acc_profit,
                                commission_daily=u.commission_daily, commission_monthly=u.commission_monthly)
             if self._body is not None:
@@ -306,8 +365,12 @@ class StateMirror:
             if self._deals.get(deal.ticket) == deal:
                 return
         elif transaction_type == 2:
-            if self._deals.pop(deal.ticket, None) is None:
+            if deal.ticket not in self._deals:
                 return
+            for mark in self._deal_marks:  # the table is about to lose a ticket the open marks may count
+                if mark.frozen is None:
+                    mark.frozen = self.known_deals(mark)
+            del self._deals[deal.ticket]
             self._emit(TradeTransaction(_T.DEAL_DELETE, deal=deal))
             return
         else:

@@ -9,6 +9,7 @@ Values follow one convention everywhere in :mod:`pymt5_core.wire`:
 
 from __future__ import annotations
 
+import codecs
 import math
 import struct
 from dataclasses import dataclass
@@ -160,23 +161,25 @@ class Field:
 # --- text -------------------------------------------------------------------------------------------
 
 
+# The codec functions themselves: str.encode() and bytes.decode() would look the codec up by name each call.
+_utf_16_le_encode, _utf_16_le_decode = codecs.utf_16_le_encode, codecs.utf_16_le_decode
+
+
 def encode_str16(text: str, length: int) -> bytes:
     """Encode ``text`` as a zero-padded UTF-16LE field of ``length`` bytes.
 
     The string is first cut to ``length // 2`` code units, as the official request builders do, so
     a string that fills the field has no terminator and nothing is ever written past the field.
     """
-    raw = text.encode("utf-16-le", "surrogatepass")[:length]
+    raw = _utf_16_le_encode(text, "surrogatepass")[0][:length]
     return raw + bytes(length - len(raw))
 
 
 def decode_str16(raw: bytes | memoryview) -> str:
     """Decode a UTF-16LE field: code units up to the first zero unit or the end of the field."""
-    view = bytes(raw)
-    if len(view) % 2:
-        view = view[:-1]
-    text = view.decode("utf-16-le", "surrogatepass")
-    return text.partition("\x00")[0]
+    if len(raw) % 2:
+        raw = raw[:-1]
+    return _utf_16_le_decode(raw, "surrogatepass", True)[0].partition("\x00")[0]
 
 
 def encode_str8(text: str, length: int) -> bytes:

@@ -38,6 +38,7 @@ _HEADER = struct.Struct("<II")
 _REQ_PREFIX = struct.Struct("<BBH")
 _RESP_PREFIX = struct.Struct("<HHB")
 _ZERO_IV = bytes(16)
+_SMALL_FRAME = 4096
 
 #: The initial key as the official client stores it (SPEC §2.4).
 INITIAL_KEY_OBFUSCATED = "13ef13b2b76dd8:5795gdcfb2fdc1ge85bf768f54773d22fff996e3ge75g5:75"
@@ -60,12 +61,13 @@ INITIAL_KEY = deobfuscate_key(INITIAL_KEY_OBFUSCATED)
 class FrameCipher:
     """AES-CBC with a zero IV and PKCS#7 padding; every message is encrypted independently."""
 
-    __slots__ = ("_algorithm", "key_size")
+    __slots__ = ("_algorithm", "_ecb", "key_size")
 
     def __init__(self, key: bytes) -> None:
         if len(key) not in (16, 24, 32):
             raise EncodeError(f"AES key must be 16, 24 or 32 bytes, not {len(key)}")
         self._algorithm = algorithms.AES(bytes(key))
+        self._ecb = Cipher(self._algorithm, modes.ECB()).decryptor()  # stateless: reused for small frames
         self.key_size = len(key)
 
     def __repr__(self) -> str:
@@ -86,6 +88,8 @@ class FrameCipher:
         n = len(ciphertext)
         if n == 0 or n % 16:
             raise ProtocolError(f"ciphertext of {n} bytes is not a positive multiple of 16")
+        if n <= _SMALL_FRAME:
+            return self._decrypt_small(ciphertext)
         dec = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).decryptor()
         # Decrypt straight into one buffer (update_into wants one spare block) and copy out once: about half
         # the time of update() + slicing on large frames.
@@ -96,6 +100,17 @@ class FrameCipher:
         if not 1 <= pad <= 16 or plain[-pad:] != bytes([pad]) * pad:
             raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
         return bytes(plain[:-pad])
+
+    def _decrypt_small(self, ciphertext: bytes | bytearray | memoryview) -> bytes:
+        # CBC decryption is ECB decryption XOR the previous ciphertext block (the IV for the first one); on
+        # the kept ECB context that takes a third of the time of a new CBC context per frame.
+        blocks = int.from_bytes(self._ecb.update(ciphertext), "little")
+        chain = int.from_bytes(_ZERO_IV + bytes(ciphertext[:-16]), "little")
+        plain = (blocks ^ chain).to_bytes(len(ciphertext), "little")
+        pad = plain[-1]
+        if not 1 <= pad <= 16 or plain[-pad:] != bytes([pad]) * pad:
+            raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
+        return plain[:-pad]
 
 
 def pack_message(ciphertext: bytes) -> bytes:

@@ -7,8 +7,9 @@ records, so a whole body of bars or ticks decodes in a single ``numpy.frombuffer
 
 from __future__ import annotations
 
+import functools
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy.typing as npt
 
 from pymt5_core.errors import EncodeError, ProtocolError
 from pymt5_core.wire.codec import (
+    _INT_RANGES,
     INTEGER_TYPES,
     Field,
     FieldType,
@@ -41,6 +43,7 @@ class Layout:
     """
 
     __slots__ = (
+        "_converters",
         "_decoded_dtype",
         "_post",
         "_struct",
@@ -71,6 +74,7 @@ class Layout:
             for f in self.spec
         )
         self._struct = struct.Struct(fmt)
+        self._converters = tuple(_converter(f) for f in self.spec)
         # Fields whose struct value needs a conversion after unpacking.
         self._post: tuple[tuple[int, FieldType], ...] = tuple(
             (i, f.type) for i, f in enumerate(self.spec) if f.type in (*_TEXT, FieldType.TIME)
@@ -107,7 +111,7 @@ class Layout:
         """
         if len(values) != len(self.spec):
             raise EncodeError(f"{self.name}: expected {len(self.spec)} values, got {len(values)}")
-        out = [_to_wire(f, v) for f, v in zip(self.spec, values, strict=True)]
+        out = [to_wire(v) for to_wire, v in zip(self._converters, values, strict=True)]
         try:
             return self._struct.pack(*out)
         except struct.error as exc:  # pragma: no cover - _to_wire checks first
@@ -266,6 +270,17 @@ def _decode_text_column(column: npt.NDArray[Any], field: Field) -> npt.NDArray[A
     for row in np.flatnonzero(((units >= 0xD800) & (units < 0xE000)).any(axis=1)):
         out[row] = decode_str16(units[row].tobytes())
     return out
+
+
+def _converter(f: Field) -> Callable[[Any], Any]:
+    """``_to_wire`` for one field, with the common case (an int in range, a float for f64) done inline."""
+    general = functools.partial(_to_wire, f)
+    if f.type in INTEGER_TYPES:
+        lo, hi = _INT_RANGES[f.type]
+        return lambda value: value if value.__class__ is int and lo <= value <= hi else general(value)
+    if f.type is FieldType.F64:
+        return lambda value: value if value.__class__ is float else general(value)
+    return general
 
 
 def _to_wire(f: Field, value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -11,7 +12,7 @@ import numpy.typing as npt
 
 from pymt5_core.errors import EncodeError, ProtocolError
 from pymt5_core.wire import debug
-from pymt5_core.wire.codec import FieldType
+from pymt5_core.wire.codec import Field, FieldType
 from pymt5_core.wire.layout import Layout
 from pymt5_core.wire.layouts import LAYOUTS
 
@@ -54,9 +55,9 @@ def pack_record(layout: Layout | str, values: Mapping[str, Any]) -> bytes:
     """Encode one record from a dict; embedded records and f64 arrays may be given decoded."""
     lay = LAYOUTS[layout] if isinstance(layout, str) else layout
     out = dict(values)
-    for f in lay.spec:
+    for f in _embedded(lay):
         v = out.get(f.name)
-        if f.type is not FieldType.BYTES or v is None or isinstance(v, (bytes, bytearray, memoryview)):
+        if v is None or isinstance(v, (bytes, bytearray, memoryview)):
             continue
         if f.doubles:
             arr = [float(x) for x in v]
@@ -68,6 +69,12 @@ def pack_record(layout: Layout | str, values: Mapping[str, Any]) -> bytes:
         elif f.nested is not None:
             out[f.name] = pack_record(f.nested, v)
     return lay.pack_dict(out)
+
+
+@functools.cache
+def _embedded(lay: Layout) -> tuple[Field, ...]:
+    """The bytes fields of ``lay`` that may be given decoded: f64 arrays and embedded records."""
+    return tuple(f for f in lay.spec if f.type is FieldType.BYTES and (f.doubles or f.nested is not None))
 
 
 def _unpack_schedule(raw: bytes) -> Record:

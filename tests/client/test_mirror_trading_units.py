@@ -78,6 +78,35 @@ def test_duplicate_deals_are_dropped_and_repeats_emit_nothing(mirror) -> None:
     assert len(events) == count and list(m.deals) == [12]
 
 
+def test_a_deal_mark_knows_the_deals_held_when_it_was_taken_even_after_removals(mirror) -> None:
+    m, _ = mirror
+    for ticket in (20, 21):
+        m.apply_trade_update([DealUpdate(0, deal(ticket, 8), position(8, 0.1))])
+    mark, later = m.mark_deals(), m.mark_deals()
+    m.apply_trade_update([DealUpdate(0, deal(22, 8), position(8, 0.1))])
+    m.apply_trade_update([DealUpdate(1, deal(20, 8, profit=5.0), position(8, 0.1))])  # an update keeps its place
+    assert m.known_deals(mark) == {20, 21}
+    m.unmark_deals(later)
+    m.apply_trade_update([DealUpdate(2, deal(21, 8), position(8, 0.1))])
+    m.apply_trade_update([DealUpdate(0, deal(21, 8), position(8, 0.1))])  # back, now after 22
+    assert m.known_deals(mark) == {20, 21} and set(m.deals) == {20, 21, 22}
+    assert later.frozen is None  # an unmarked mark costs nothing any more
+
+
+def test_account_updates_are_worked_out_only_for_listeners() -> None:
+    events: list[Event] = []
+    listening: set[type[Event]] = set()
+    m = StateMirror(events.append, lambda event_type: event_type in listening)
+    m.reset(1, account_body(), [], [])
+    m.apply_trade_update([DealUpdate(0, deal(30, 9), position(9, 0.1), balance=900.0)])
+    assert m.account is not None and m.account.balance == 900.0
+    assert not any(isinstance(e, AccountUpdate) for e in events)
+    listening.add(AccountUpdate)
+    m.apply_trade_update([DealUpdate(0, deal(31, 9), position(9, 0.2), balance=800.0)])
+    (update,) = [e for e in events if isinstance(e, AccountUpdate)]
+    assert update.account.balance == 800.0 and update.changed == {"balance", "equity", "margin_free"}
+
+
 def test_position_found_by_symbol_when_the_id_is_zero_and_removed_at_volume_zero(mirror) -> None:
     m, _ = mirror
     m.apply_trade_update([DealUpdate(1, deal(0, 0), position(8, 0.3))])

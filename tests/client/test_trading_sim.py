@@ -232,3 +232,13 @@ async def test_margin_and_profit_are_computed_locally(client: MT5Client) -> None
     assert profit == pytest.approx(100_000 / (await client.quote("USDJPY")).bid, rel=0.01)
     with pytest.raises(InvalidRequest):
         client.order_calc_margin(OrderType.BUY, "AUDJPY", 1.0, 98.0)  # configuration not loaded yet
+
+
+async def test_a_lost_trade_result_is_settled_from_the_pushes_when_the_wait_times_out(client: MT5Client,
+                                                                                      sim: SimServer) -> None:
+    client.timeout = 0.2
+    sim.faults.corrupt_next_frame(Command.TRADE_RESULT)  # the client drops it as undecryptable
+    result = await client.buy("EURUSD", 0.1)
+    assert result.reconciled and result.retcode == Retcode.DONE
+    assert client.mirror.positions[result.order].volume == pytest.approx(0.1)
+    assert_mirror_matches(client, sim)

@@ -91,6 +91,17 @@ def test_market_buy_follows_simulator_guidance(world: World) -> None:
     assert pos["price_close"] == 1.1 and pos["profit"] == pytest.approx(-1.0)
 
 
+def test_a_request_reads_each_quote_once_and_sees_changes_made_between_requests(world: World,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    read = world.quotes.quote_at
+    monkeypatch.setattr(world.quotes, "quote_at", lambda symbol, t_ms: asked.append(symbol) or read(symbol, t_ms))
+    buy(world, EUR)  # price, margin before and after, conversion to EUR, order and position records
+    assert sorted(asked) == ["EURUSD"]
+    world.quotes.set("EURUSD", 1.20000, 1.20010)  # the clock has not moved
+    assert buy(world, EUR).result["price"] == 1.2001  # type: ignore[index]
+
+
 def test_close_position_fully_and_partially(world: World) -> None:
     ticket = buy(world, volume=0.3).result["trade_order"]  # type: ignore[index]
     world.quotes.set("EURUSD", 1.10110, 1.10120)

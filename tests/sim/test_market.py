@@ -264,6 +264,15 @@ def test_quote_at_is_the_latest_tick_at_or_before_the_time(model: PriceModel) ->
     assert quote == (int(last["time_ms"]), float(last["bid"]), float(last["ask"]), 0.0)
 
 
+def test_quote_at_agrees_with_the_ticks_at_any_instant_in_any_order(model: PriceModel) -> None:
+    minute = (MONDAY + 14 * 3_600) * 1000
+    ticks = model.ticks("EURUSD", minute - 120_000, minute + 120_000)
+    instants = [minute + 59_999, minute, minute - 1, minute + 30_000, minute + 60_000, minute + 1, minute - 60_000]
+    for t_ms in instants + instants[::-1]:
+        last = ticks[ticks["time_ms"] <= t_ms][-1]
+        assert model.quote_at("EURUSD", t_ms) == (int(last["time_ms"]), float(last["bid"]), float(last["ask"]), 0.0)
+
+
 def test_quote_at_during_the_weekend_is_the_friday_close(model: PriceModel) -> None:
     quote = model.quote_at("EURUSD", (SATURDAY + DAY) * 1000)
     friday_close = model.m1("EURUSD", SATURDAY - 60, SATURDAY - 60)["close"][0]

@@ -107,6 +107,13 @@ def test_frame_cipher_accepts_bytearray_and_memoryview_input() -> None:
     assert cipher.encrypt(memoryview(bytes.fromhex(case["plaintext_hex"]))) == ciphertext
 
 
+def test_one_cipher_decrypts_frames_of_every_size_on_both_sides_of_the_small_frame_path() -> None:
+    cipher = FrameCipher(OTHER_KEY)  # small frames share one kept ECB context: use it many times, in any order
+    for size in [4080, 0, 15, 16, 8000, 379, 4079, 4095, 4096, 31, 4080]:
+        plain = bytes((i * 7 + size) % 256 for i in range(size))
+        assert cipher.decrypt(cipher.encrypt(plain)) == plain
+
+
 def test_frame_cipher_rejects_a_key_of_invalid_length() -> None:
     with pytest.raises(EncodeError):
         FrameCipher(bytes(20))

@@ -270,7 +270,10 @@ class TradingEngine:
         ledger = self._ledgers.get(login)
         if ledger is None:
             return Submission(Retcode.INVALID)
-        self._pricer.now_ms = self._clock.now_ms()
+        with self._pricer.frozen(self._clock.now_ms()):
+            return self._submit(login, ledger, request)
+
+    def _submit(self, login: int, ledger: Ledger, request: Record) -> Submission:
         req = _Request.parse(request)
         if self._forced is not None:
             code, self._forced = self._forced, None
@@ -568,7 +571,10 @@ class TradingEngine:
 
     def on_quotes(self, time_ms: int) -> list[EngineEvent]:
         """Advance to ``time_ms``: swaps, expirations, pending activations, SL/TP and stop-out, in that order."""
-        self._pricer.now_ms = time_ms
+        with self._pricer.frozen(time_ms):
+            return self._on_quotes(time_ms)
+
+    def _on_quotes(self, time_ms: int) -> list[EngineEvent]:
         events = self._rollover(self._last_quotes_ms, time_ms)
         self._last_quotes_ms = max(self._last_quotes_ms, time_ms)
         for login in self._ledgers:

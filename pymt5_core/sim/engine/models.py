@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cache
 
 from pymt5_core.wire.enums import OrderState, OrderType
 from pymt5_core.wire.layouts import LAYOUTS
@@ -34,6 +35,11 @@ class Reason(IntEnum):
 
 def blank(layout: str) -> Record:
     """A record of ``layout`` with every field empty (0, 0.0 or "")."""
+    return dict(_blank(layout))
+
+
+@cache
+def _blank(layout: str) -> Record:
     out: Record = {}
     for f in LAYOUTS[layout].spec:
         kind = f.type.name

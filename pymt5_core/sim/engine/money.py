@@ -7,7 +7,8 @@ conversion symmetric and deterministic; the spread is already paid through bid/a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from pymt5_core.sim.engine.ports import Quote, QuoteSource, SymbolCatalogue, SymbolSpec
 from pymt5_core.wire.enums import CalcMode
@@ -41,6 +42,23 @@ class Pricer:
         self.catalogue = catalogue
         self.quotes = quotes
         self.now_ms = 0
+        self._memo: dict[str, Quote | None] | None = None
+
+    @contextmanager
+    def frozen(self, now_ms: int | None = None) -> Iterator[None]:
+        """Within the block time stands at ``now_ms`` (default: unchanged) and each quote is read once.
+
+        One engine operation asks for the same quote several times (price, margin, conversion, records);
+        the source is asked once. Outside a block every call asks the source, which may change at any time.
+        """
+        before, outer = self.now_ms, self._memo
+        if now_ms is not None:
+            self.now_ms = now_ms
+        self._memo = outer if outer is not None and self.now_ms == before else {}
+        try:
+            yield
+        finally:  # an enclosing block keeps its quotes only if time did not move
+            self._memo = outer if outer is None or self.now_ms == before else {}
 
     def quote(self, symbol: str) -> Quote:
         """The quote of ``symbol`` now.
@@ -48,7 +66,13 @@ class Pricer:
         Raises:
             NoQuote: no quote, or a side of it is missing.
         """
-        q = self.quotes.quote_at(symbol, self.now_ms)
+        memo = self._memo
+        if memo is None:
+            q = self.quotes.quote_at(symbol, self.now_ms)
+        elif symbol in memo:
+            q = memo[symbol]
+        else:
+            q = memo[symbol] = self.quotes.quote_at(symbol, self.now_ms)
         if q is None or q.bid <= 0 or q.ask <= 0:
             raise NoQuote(f"no quote for {symbol}")
         return q

@@ -19,6 +19,8 @@ already streamed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from pymt5_core.sim.market.book import BookSide, book_levels
@@ -64,6 +66,7 @@ class PriceModel:
         if unknown:
             raise KeyError(f"replayed symbols missing from the catalogue: {', '.join(unknown)}")
         self._sources: dict[str, MarketSource] = {}
+        self._minutes: dict[str, _Minute] = {}
 
     def source(self, symbol: str) -> MarketSource:
         """Return the data source of a symbol (synthetic, replayed or spliced)."""
@@ -139,13 +142,26 @@ class PriceModel:
         """Return the latest tick at or before ``t_ms``, or None when there is none within 10 days."""
         source = self.source(symbol)
         end_s = t_ms // 1000
-        for _ in range(_QUOTE_LOOKBACK_DAYS):
+        # Every instant of a minute looks at the same last two bars: keep them (and their ticks) per symbol.
+        minute = self._minutes.get(symbol)
+        if minute is None or minute.start_s != end_s // 60 * 60:
+            times = source.m1(end_s // _DAY * _DAY, end_s)["time"][-2:].tolist()
+            minute = self._minutes[symbol] = _Minute(end_s // 60 * 60, times, [None] * len(times))
+        for i in reversed(range(len(minute.bar_times))):
+            ticks = minute.ticks[i]
+            if ticks is None:
+                bar_ms = minute.bar_times[i] * 1000
+                ticks = minute.ticks[i] = source.ticks(bar_ms, bar_ms + 59_999)
+            quote = _last_tick(ticks, t_ms)
+            if quote is not None:
+                return quote
+        end_s = end_s // _DAY * _DAY - 1
+        for _ in range(_QUOTE_LOOKBACK_DAYS - 1):
             start_s = end_s // _DAY * _DAY
             for bar_time in reversed(source.m1(start_s, end_s)["time"][-2:].tolist()):
-                ticks = source.ticks(bar_time * 1000, min(t_ms, bar_time * 1000 + 59_999))
-                if len(ticks):
-                    time_ms, bid, ask, last = (ticks[-1][name] for name in ("time_ms", "bid", "ask", "last"))
-                    return Quote(int(time_ms), float(bid), float(ask), float(last))
+                quote = _last_tick(source.ticks(bar_time * 1000, bar_time * 1000 + 59_999), t_ms)
+                if quote is not None:
+                    return quote
             end_s = start_s - 1
         return None
 
@@ -177,3 +193,21 @@ class PriceModel:
             return (quote.bid + quote.ask) / 2
 
         return self.catalogue.conversion_rate(from_ccy, to_ccy, lambda spec: mid(spec.name))
+
+
+@dataclass(slots=True)
+class _Minute:
+    """The bars :meth:`PriceModel.quote_at` reads for any instant of one minute, with their ticks once made."""
+
+    start_s: int
+    bar_times: list[int]
+    ticks: list[Ticks | None]
+
+
+def _last_tick(ticks: Ticks, t_ms: int) -> Quote | None:
+    """The last of ``ticks`` (in time order) at or before ``t_ms``."""
+    i = int(np.searchsorted(ticks["time_ms"], t_ms, side="right"))
+    if not i:
+        return None
+    time_ms, bid, ask, last = ticks[i - 1][["time_ms", "bid", "ask", "last"]].tolist()
+    return Quote(int(time_ms), float(bid), float(ask), float(last))

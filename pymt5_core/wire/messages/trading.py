@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from pymt5_core.errors import ProtocolError
 from pymt5_core.wire import debug
+from pymt5_core.wire.layout import Layout
 from pymt5_core.wire.layouts import LAYOUTS
 from pymt5_core.wire.records import Record, build_counted, pack_record, read_counted, read_u32, records
 
@@ -217,12 +218,15 @@ def build_trade_update(updates: Sequence[TradeUpdate]) -> bytes:
         return b"".join(_pack_deal_update(u) for u in updates if isinstance(u, DealUpdate))
     if all(isinstance(u, OrderUpdate) for u in updates):
         out = []
+        last: tuple[Mapping[str, Any], bytes] | None = None
         for u in updates:
             assert isinstance(u, OrderUpdate)
             if u.flag_mask == DEAL_KIND:
                 raise ValueError("an order update cannot use flag_mask 2")
-            out.append(_TU_ORDER.pack([u.flag_mask, u.transaction_id, u.transaction_type,
-                                       pack_record(_ORDER, u.order)]))
+            # A filled order is "delete from active" and "add to history" with the same record: pack it once.
+            order = last[1] if last is not None and last[0] == u.order else pack_record(_ORDER, u.order)
+            last = u.order, order
+            out.append(_TU_ORDER.pack([u.flag_mask, u.transaction_id, u.transaction_type, order]))
         return b"".join(out)
     raise ValueError("push 10 never mixes order and deal records")
 
@@ -253,15 +257,23 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
         if pos + _TU_DEAL.size > len(body):
             raise ProtocolError("deal update record runs past the end of the body")
         _, tid, ttype, deal, position, balance, credit, com_daily, com_monthly, acc_profit = _TU_DEAL.unpack(body, pos)
-        deals, pos = read_counted(_DEAL, body, pos + _TU_DEAL.size)
-        positions, pos = read_counted(_POSITION, body, pos)
+        deals, pos = _trailing(_DEAL, body, pos + _TU_DEAL.size)
+        positions, pos = _trailing(_POSITION, body, pos)
         out.append(DealUpdate(ttype, _DEAL.unpack_dict(deal), _POSITION.unpack_dict(position), balance, credit,
-                              com_daily, com_monthly, acc_profit, records(deals), records(positions), tid))
+                              com_daily, com_monthly, acc_profit, deals, positions, tid))
     if debug.ENABLED:  # records run to the end of the body, so nothing can trail
         updates = [u for u in out if isinstance(u, DealUpdate)]
         debug.check_times("read_trade_update", _TU_DEAL, updates)
         debug.check_times("read_trade_update", _DEAL, [d for u in updates for d in u.deals])
         debug.check_times("read_trade_update", _POSITION, [p for u in updates for p in u.positions])
     return out
+
+
+def _trailing(layout: Layout, body: bytes | bytearray | memoryview, pos: int) -> tuple[list[Record], int]:
+    """A trailing array of a deal-kind record; the usual empty one skips the vectorized decoder."""
+    if read_u32(body, pos, f"{layout.name} array") == 0:
+        return [], pos + 4
+    array, pos = read_counted(layout, body, pos)
+    return records(array), pos
 
 
