@@ -54,6 +54,7 @@ from pymt5_core.models import (
     TradeRequest,
     TradeResult,
 )
+from pymt5_core.rates import RATES_DTYPE, BarSink, FrameSink, RatesSink, max_bars
 from pymt5_core.session import Connector, Session
 from pymt5_core.trading import (
     Quote,
@@ -98,12 +99,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RATES_DTYPE", "BookStream", "MT5Client", "TickStream", "to_epoch_seconds"]
 
-#: The dtype of ``MetaTrader5.copy_rates_*`` results.
-RATES_DTYPE = np.dtype([("time", "<i8"), ("open", "<f8"), ("high", "<f8"), ("low", "<f8"), ("close", "<f8"),
-                        ("tick_volume", "<u8"), ("spread", "<i4"), ("real_volume", "<u8")])
 _COMPRESSED_LIST_ABOVE = 256
 _DELAYED = 512
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 EventCallback = Callable[[Any], Any]
 
 
@@ -824,6 +823,11 @@ class MT5Client:
         Raises:
             InvalidRequest: unknown symbol or timeframe, naive datetime, or neither ``start`` nor ``count``.
         """
+        return await self._download_bars(RatesSink, symbol, timeframe, start, end, count)
+
+    async def _download_bars(self, sink_type: type[BarSink[_R]], symbol: str, timeframe: str | Period | int,
+                             start: Any, end: Any, count: int | None) -> _R:
+        """Page through a :meth:`bars` request, each page decoded into ``sink_type``'s result as it arrives."""
         try:
             period = Period.parse(timeframe)
         except ValueError as exc:
@@ -839,10 +843,16 @@ class MT5Client:
         if count is None:
             if start_s is None:
                 raise InvalidRequest("give start (and optionally end) or count")
-            return await self._bars_forward(symbol, period, start_s, end_s, None)
-        if start_s is not None and end is None:
-            return await self._bars_forward(symbol, period, start_s, now_s, count)
-        return await self._bars_backward(symbol, period, end_s, count, start_s)
+            sink = sink_type(max_bars(period, start_s, end_s), backward=False)
+            await self._bars_forward(sink, symbol, period, start_s, end_s, None)
+        elif start_s is not None and end is None:
+            sink = sink_type(min(count, max_bars(period, start_s, now_s)), backward=False)
+            await self._bars_forward(sink, symbol, period, start_s, now_s, count)
+        else:
+            bound = count if start_s is None else min(count, max_bars(period, start_s, end_s))
+            sink = sink_type(bound, backward=True)
+            await self._bars_backward(sink, symbol, period, end_s, count, start_s)
+        return sink.result()
 
     def _page_seconds(self, period: Period) -> int:
         return max(self.bars_per_request, 1) * (period.seconds if period is not Period.MN1 else 31 * 86400)
@@ -853,48 +863,41 @@ class MT5Client:
         frame = await self.session.request(Command.RATES, payload)
         return read_bars(frame.body, period)
 
-    async def _bars_forward(self, symbol: str, period: Period, start_s: int, end_s: int,
-                            count: int | None) -> npt.NDArray[Any]:
-        pages: list[npt.NDArray[Any]] = []
-        got = 0
+    async def _bars_forward(self, sink: BarSink[Any], symbol: str, period: Period, start_s: int, end_s: int,
+                            count: int | None) -> None:
         cursor = start_s
         span = self._page_seconds(period)
-        while cursor <= end_s and (count is None or got < count):
+        while cursor <= end_s and (count is None or len(sink) < count):
             to_s = min(cursor + span - 1, end_s)
             page = await self._bars_page(symbol, period, cursor, to_s)
             times = page["time"]
             # Keep [cursor, end_s] only; slicing sorted times gives views, not copies.
             page = page[np.searchsorted(times, cursor):np.searchsorted(times, end_s, side="right")]
             if len(page):
-                if count is not None and got + len(page) > count:
-                    page = page[:count - got]
-                pages.append(page)
-                got += len(page)
+                if count is not None and len(sink) + len(page) > count:
+                    page = page[:count - len(sink)]
+                sink.add(page)
                 last = int(page["time"][-1])
                 # A page that stops short of its window was capped by the server: continue after its last bar.
                 cursor = last + 1 if last < to_s else to_s + 1
             else:
                 cursor = to_s + 1
-        return _rates(pages)
 
-    async def _bars_backward(self, symbol: str, period: Period, end_s: int, count: int,
-                             floor_s: int | None) -> npt.NDArray[Any]:
-        pages: list[npt.NDArray[Any]] = []  # newest first
-        got = 0
+    async def _bars_backward(self, sink: BarSink[Any], symbol: str, period: Period, end_s: int, count: int,
+                             floor_s: int | None) -> None:
         span = self._page_seconds(period)
         upper = end_s
         empty = 0
         floor = floor_s if floor_s is not None else 0
-        while got < count and upper > floor:
+        while len(sink) < count and upper > floor:
             lower = max(upper - span + 1, floor)
             page = await self._bars_page(symbol, period, lower, upper)
             times = page["time"]
             page = page[np.searchsorted(times, lower):np.searchsorted(times, upper, side="right")]
             if len(page):
-                if got + len(page) > count:
-                    page = page[len(page) - (count - got):]
-                pages.append(page)
-                got += len(page)
+                if len(sink) + len(page) > count:
+                    page = page[len(page) - (count - len(sink)):]
+                sink.add(page)  # newest first: the sink fills its result from the end
                 empty = 0
                 first = int(page["time"][0])
                 upper = first - 1 if first > lower else lower - 1
@@ -904,8 +907,6 @@ class MT5Client:
                     break
                 upper = lower - 1
                 span *= 4  # widen over gaps before the first bar
-        pages.reverse()
-        return _rates(pages)
 
     async def bars_df(self, symbol: str, timeframe: str | Period | int, start: Any = None, end: Any = None, *,
                       count: int | None = None) -> pd.DataFrame:
@@ -914,7 +915,7 @@ class MT5Client:
         Raises:
             InvalidRequest: as :meth:`bars`.
         """
-        return rates_frame(await self.bars(symbol, timeframe, start, end, count=count))
+        return await self._download_bars(FrameSink, symbol, timeframe, start, end, count)
 
     # --- ticks ----------------------------------------------------------------------------------
 
@@ -1586,47 +1587,3 @@ def _widen(bid: float, ask: float, widen: tuple[float, int, int], digits: int) -
     new_bid = bid - point * (half - b if s > 0 else half + b)
     new_bid = round(new_bid, digits)
     return new_bid, round(new_bid + point * spread, digits)
-
-
-#: The four prices are 32 contiguous bytes in both layouts: copied as one opaque field per record.
-_RAW_PRICES = np.dtype({"names": ["p"], "formats": ["V32"], "offsets": [4], "itemsize": 48})
-_OUT_PRICES = np.dtype({"names": ["p"], "formats": ["V32"], "offsets": [8], "itemsize": RATES_DTYPE.itemsize})
-
-
-def _rates(pages: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
-    """Convert raw Bar pages into one MetaTrader5 rates array in a single pass (no intermediate copies).
-
-    ``spread`` is 0 (the protocol's bars carry none); ``real_volume`` is rounded to whole lots.
-    """
-    out = np.empty(sum(len(p) for p in pages), dtype=RATES_DTYPE)
-    prices = out.view(_OUT_PRICES)["p"]
-    pos = 0
-    for page in pages:
-        n = len(page)
-        chunk = out[pos:pos + n]
-        chunk["time"] = page["time"]
-        if page.dtype.itemsize == 48 and page.dtype.fields and page.dtype.fields["open"][1] == 4:
-            prices[pos:pos + n] = page.view(_RAW_PRICES)["p"]
-        else:
-            for name in ("open", "high", "low", "close"):
-                chunk[name] = page[name]
-        chunk["tick_volume"] = page["tick_volume"]
-        chunk["real_volume"] = np.rint(page["real_volume"])
-        pos += n
-    out["spread"] = 0
-    pages.clear()
-    return out
-
-
-def rates_frame(rates: npt.NDArray[Any]) -> pd.DataFrame:
-    """Turn a rates array into a DataFrame indexed by a UTC ``DatetimeIndex`` named ``time``."""
-    import pandas as pd
-
-    index = pd.DatetimeIndex(pd.to_datetime(rates["time"], unit="s", utc=True), name="time")
-    prices = np.empty((4, len(rates)))  # one C-ordered float block: pandas takes it without stacking
-    for row, name in enumerate(("open", "high", "low", "close")):
-        prices[row] = rates[name]
-    frame = pd.DataFrame(prices.T, index=index, columns=["open", "high", "low", "close"], copy=False)
-    for name in ("tick_volume", "spread", "real_volume"):
-        frame[name] = rates[name]
-    return frame
