@@ -849,8 +849,7 @@ class MT5Client:
             sink = sink_type(min(count, max_bars(period, start_s, now_s)), backward=False)
             await self._bars_forward(sink, symbol, period, start_s, now_s, count)
         else:
-            bound = count if start_s is None else min(count, max_bars(period, start_s, end_s))
-            sink = sink_type(bound, backward=True)
+            sink = sink_type(min(count, max_bars(period, start_s or 0, end_s)), backward=True)
             await self._bars_backward(sink, symbol, period, end_s, count, start_s)
         return sink.result()
 
@@ -869,10 +868,7 @@ class MT5Client:
         span = self._page_seconds(period)
         while cursor <= end_s and (count is None or len(sink) < count):
             to_s = min(cursor + span - 1, end_s)
-            page = await self._bars_page(symbol, period, cursor, to_s)
-            times = page["time"]
-            # Keep [cursor, end_s] only; slicing sorted times gives views, not copies.
-            page = page[np.searchsorted(times, cursor):np.searchsorted(times, end_s, side="right")]
+            page = _within(await self._bars_page(symbol, period, cursor, to_s), cursor, end_s)
             if len(page):
                 if count is not None and len(sink) + len(page) > count:
                     page = page[:count - len(sink)]
@@ -891,9 +887,7 @@ class MT5Client:
         floor = floor_s if floor_s is not None else 0
         while len(sink) < count and upper > floor:
             lower = max(upper - span + 1, floor)
-            page = await self._bars_page(symbol, period, lower, upper)
-            times = page["time"]
-            page = page[np.searchsorted(times, lower):np.searchsorted(times, upper, side="right")]
+            page = _within(await self._bars_page(symbol, period, lower, upper), lower, upper)
             if len(page):
                 if len(sink) + len(page) > count:
                     page = page[len(page) - (count - len(sink)):]
@@ -1577,6 +1571,14 @@ class MT5Client:
 def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _within(page: npt.NDArray[Any], first_s: int, last_s: int) -> npt.NDArray[Any]:
+    """The bars of a time-sorted page that open in ``[first_s, last_s]``, as a view."""
+    if not len(page) or (first_s <= page["time"][0] and page["time"][-1] <= last_s):
+        return page  # the usual answer: no search over a strided column (which would copy it)
+    times = page["time"]
+    return page[np.searchsorted(times, first_s):np.searchsorted(times, last_s, side="right")]
 
 
 def _widen(bid: float, ask: float, widen: tuple[float, int, int], digits: int) -> tuple[float, float]:

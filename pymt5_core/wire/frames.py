@@ -11,6 +11,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 
+import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pymt5_core.errors import EncodeError, ProtocolError
@@ -113,9 +114,9 @@ class FrameCipher:
             raise ProtocolError(f"ciphertext of {n} bytes is not a positive multiple of 16")
         dec = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).decryptor()
         # Decrypt straight into one buffer (update_into wants one spare block): about half the time of
-        # update() + slicing on large frames.
-        out = bytearray(n + 15)
-        plain = memoryview(out)[: dec.update_into(ciphertext, out)]
+        # update() + slicing on large frames. numpy leaves it unzeroed and backs large ones with huge pages.
+        out = np.empty(n + 15, np.uint8).data
+        plain = out[: dec.update_into(ciphertext, out)]
         dec.finalize()
         pad = plain[-1]
         if not 1 <= pad <= 16 or plain[-pad:] != bytes([pad]) * pad:
