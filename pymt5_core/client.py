@@ -54,6 +54,7 @@ from pymt5_core.models import (
     TradeRequest,
     TradeResult,
 )
+from pymt5_core.rates import RATES_DTYPE, BarSink, FrameSink, RatesSink, max_bars
 from pymt5_core.session import Connector, Session
 from pymt5_core.trading import (
     Quote,
@@ -98,12 +99,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RATES_DTYPE", "BookStream", "MT5Client", "TickStream", "to_epoch_seconds"]
 
-#: The dtype of ``MetaTrader5.copy_rates_*`` results.
-RATES_DTYPE = np.dtype([("time", "<i8"), ("open", "<f8"), ("high", "<f8"), ("low", "<f8"), ("close", "<f8"),
-                        ("tick_volume", "<u8"), ("spread", "<i4"), ("real_volume", "<u8")])
 _COMPRESSED_LIST_ABOVE = 256
 _DELAYED = 512
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 EventCallback = Callable[[Any], Any]
 
 
@@ -827,6 +826,11 @@ class MT5Client:
         Raises:
             InvalidRequest: unknown symbol or timeframe, naive datetime, or neither ``start`` nor ``count``.
         """
+        return await self._download_bars(RatesSink, symbol, timeframe, start, end, count)
+
+    async def _download_bars(self, sink_type: type[BarSink[_R]], symbol: str, timeframe: str | Period | int,
+                             start: Any, end: Any, count: int | None) -> _R:
+        """Page through a :meth:`bars` request, each page decoded into ``sink_type``'s result as it arrives."""
         try:
             period = Period.parse(timeframe)
         except ValueError as exc:
@@ -842,10 +846,15 @@ class MT5Client:
         if count is None:
             if start_s is None:
                 raise InvalidRequest("give start (and optionally end) or count")
-            return await self._bars_forward(symbol, period, start_s, end_s, None)
-        if start_s is not None and end is None:
-            return await self._bars_forward(symbol, period, start_s, now_s, count)
-        return await self._bars_backward(symbol, period, end_s, count, start_s)
+            sink = sink_type(max_bars(period, start_s, end_s), backward=False)
+            await self._bars_forward(sink, symbol, period, start_s, end_s, None)
+        elif start_s is not None and end is None:
+            sink = sink_type(min(count, max_bars(period, start_s, now_s)), backward=False)
+            await self._bars_forward(sink, symbol, period, start_s, now_s, count)
+        else:
+            sink = sink_type(min(count, max_bars(period, start_s or 0, end_s)), backward=True)
+            await self._bars_backward(sink, symbol, period, end_s, count, start_s)
+        return sink.result()
 
     def _page_seconds(self, period: Period) -> int:
         return max(self.bars_per_request, 1) * (period.seconds if period is not Period.MN1 else 31 * 86400)
@@ -856,48 +865,36 @@ class MT5Client:
         frame = await self.session.request(Command.RATES, payload)
         return read_bars(frame.body, period)
 
-    async def _bars_forward(self, symbol: str, period: Period, start_s: int, end_s: int,
-                            count: int | None) -> npt.NDArray[Any]:
-        pages: list[npt.NDArray[Any]] = []
-        got = 0
+    async def _bars_forward(self, sink: BarSink[Any], symbol: str, period: Period, start_s: int, end_s: int,
+                            count: int | None) -> None:
         cursor = start_s
         span = self._page_seconds(period)
-        while cursor <= end_s and (count is None or got < count):
+        while cursor <= end_s and (count is None or len(sink) < count):
             to_s = min(cursor + span - 1, end_s)
-            page = await self._bars_page(symbol, period, cursor, to_s)
-            times = page["time"]
-            # Keep [cursor, end_s] only; slicing sorted times gives views, not copies.
-            page = page[np.searchsorted(times, cursor):np.searchsorted(times, end_s, side="right")]
+            page = _within(await self._bars_page(symbol, period, cursor, to_s), cursor, end_s)
             if len(page):
-                if count is not None and got + len(page) > count:
-                    page = page[:count - got]
-                pages.append(page)
-                got += len(page)
+                if count is not None and len(sink) + len(page) > count:
+                    page = page[:count - len(sink)]
+                sink.add(page)
                 last = int(page["time"][-1])
                 # A page that stops short of its window was capped by the server: continue after its last bar.
                 cursor = last + 1 if last < to_s else to_s + 1
             else:
                 cursor = to_s + 1
-        return _rates(pages)
 
-    async def _bars_backward(self, symbol: str, period: Period, end_s: int, count: int,
-                             floor_s: int | None) -> npt.NDArray[Any]:
-        pages: list[npt.NDArray[Any]] = []  # newest first
-        got = 0
+    async def _bars_backward(self, sink: BarSink[Any], symbol: str, period: Period, end_s: int, count: int,
+                             floor_s: int | None) -> None:
         span = self._page_seconds(period)
         upper = end_s
         empty = 0
         floor = floor_s if floor_s is not None else 0
-        while got < count and upper > floor:
+        while len(sink) < count and upper > floor:
             lower = max(upper - span + 1, floor)
-            page = await self._bars_page(symbol, period, lower, upper)
-            times = page["time"]
-            page = page[np.searchsorted(times, lower):np.searchsorted(times, upper, side="right")]
+            page = _within(await self._bars_page(symbol, period, lower, upper), lower, upper)
             if len(page):
-                if got + len(page) > count:
-                    page = page[len(page) - (count - got):]
-                pages.append(page)
-                got += len(page)
+                if len(sink) + len(page) > count:
+                    page = page[len(page) - (count - len(sink)):]
+                sink.add(page)  # newest first: the sink fills its result from the end
                 empty = 0
                 first = int(page["time"][0])
                 upper = first - 1 if first > lower else lower - 1
@@ -907,8 +904,6 @@ class MT5Client:
                     break
                 upper = lower - 1
                 span *= 4  # widen over gaps before the first bar
-        pages.reverse()
-        return _rates(pages)
 
     async def bars_df(self, symbol: str, timeframe: str | Period | int, start: Any = None, end: Any = None, *,
                       count: int | None = None) -> pd.DataFrame:
@@ -917,7 +912,7 @@ class MT5Client:
         Raises:
             InvalidRequest: as :meth:`bars`.
         """
-        return rates_frame(await self.bars(symbol, timeframe, start, end, count=count))
+        return await self._download_bars(FrameSink, symbol, timeframe, start, end, count)
 
     # --- ticks ----------------------------------------------------------------------------------
 
@@ -1612,6 +1607,14 @@ def _time_out(future: asyncio.Future[Any]) -> None:
         future.set_exception(TimeoutError())
 
 
+def _within(page: npt.NDArray[Any], first_s: int, last_s: int) -> npt.NDArray[Any]:
+    """The bars of a time-sorted page that open in ``[first_s, last_s]``, as a view."""
+    if not len(page) or (first_s <= page["time"][0] and page["time"][-1] <= last_s):
+        return page  # the usual answer: no search over a strided column (which would copy it)
+    times = page["time"]
+    return page[np.searchsorted(times, first_s):np.searchsorted(times, last_s, side="right")]
+
+
 def _widen(bid: float, ask: float, widen: tuple[float, int, int], digits: int) -> tuple[float, float]:
     """Apply the group spread difference (SPEC §9.3)."""
     point, s, b = widen
@@ -1620,47 +1623,3 @@ def _widen(bid: float, ask: float, widen: tuple[float, int, int], digits: int) -
     new_bid = bid - point * (half - b if s > 0 else half + b)
     new_bid = round(new_bid, digits)
     return new_bid, round(new_bid + point * spread, digits)
-
-
-#: The four prices are 32 contiguous bytes in both layouts: copied as one opaque field per record.
-_RAW_PRICES = np.dtype({"names": ["p"], "formats": ["V32"], "offsets": [4], "itemsize": 48})
-_OUT_PRICES = np.dtype({"names": ["p"], "formats": ["V32"], "offsets": [8], "itemsize": RATES_DTYPE.itemsize})
-
-
-def _rates(pages: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
-    """Convert raw Bar pages into one MetaTrader5 rates array in a single pass (no intermediate copies).
-
-    ``spread`` is 0 (the protocol's bars carry none); ``real_volume`` is rounded to whole lots.
-    """
-    out = np.empty(sum(len(p) for p in pages), dtype=RATES_DTYPE)
-    prices = out.view(_OUT_PRICES)["p"]
-    pos = 0
-    for page in pages:
-        n = len(page)
-        chunk = out[pos:pos + n]
-        chunk["time"] = page["time"]
-        if page.dtype.itemsize == 48 and page.dtype.fields and page.dtype.fields["open"][1] == 4:
-            prices[pos:pos + n] = page.view(_RAW_PRICES)["p"]
-        else:
-            for name in ("open", "high", "low", "close"):
-                chunk[name] = page[name]
-        chunk["tick_volume"] = page["tick_volume"]
-        chunk["real_volume"] = np.rint(page["real_volume"])
-        pos += n
-    out["spread"] = 0
-    pages.clear()
-    return out
-
-
-def rates_frame(rates: npt.NDArray[Any]) -> pd.DataFrame:
-    """Turn a rates array into a DataFrame indexed by a UTC ``DatetimeIndex`` named ``time``."""
-    import pandas as pd
-
-    index = pd.DatetimeIndex(pd.to_datetime(rates["time"], unit="s", utc=True), name="time")
-    prices = np.empty((4, len(rates)))  # one C-ordered float block: pandas takes it without stacking
-    for row, name in enumerate(("open", "high", "low", "close")):
-        prices[row] = rates[name]
-    frame = pd.DataFrame(prices.T, index=index, columns=["open", "high", "low", "close"], copy=False)
-    for name in ("tick_volume", "spread", "real_volume"):
-        frame[name] = rates[name]
-    return frame

@@ -224,16 +224,16 @@ def read_bars(body: bytes | bytearray | memoryview, period: Period | int | None 
 
 
 def _misaligned(times: npt.NDArray[Any], period: Period) -> int | None:
-    t = times.astype("<i8")
+    # The remainders are taken on the wire's int32 column as it is: no widened copy of a large page.
     if period.minutes < 1440:
-        bad = t % period.seconds != 0
+        bad = times % period.seconds != 0
     elif period is Period.D1 or period is Period.W1:
-        bad = t % 86400 != 0
+        bad = times % 86400 != 0
     else:
-        days = t.astype("datetime64[s]").astype("datetime64[D]")
-        bad = (t % 86400 != 0) | (days.astype("datetime64[M]").astype("datetime64[D]") != days)
+        days = times.astype("datetime64[s]").astype("datetime64[D]")
+        bad = (times % 86400 != 0) | (days.astype("datetime64[M]").astype("datetime64[D]") != days)
     if bad.any():
-        return int(t[np.argmax(bad)])
+        return int(times[np.argmax(bad)])
     return None
 
 

@@ -1,0 +1,182 @@
+"""Rates arrays and DataFrames built from command 11 pages as they arrive.
+
+A bars download decodes every page straight into its preallocated result (a ``MetaTrader5`` rates array or
+the columns of a DataFrame) and lets the page's decrypted body go: nothing is concatenated, and at any time
+the client holds the result plus the page in hand. Pages come oldest first (paging forward) or newest first
+(paging back from ``end``); the latter fill the result from its end.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from pymt5_core._timeframes import RATES_DTYPE
+from pymt5_core.wire.enums import Period
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["RATES_DTYPE", "BarSink", "FrameSink", "RatesSink", "max_bars", "rates_frame"]
+
+#: Rows reserved up front at most; a larger download grows its result by doubling.
+FIRST_CAPACITY = 1 << 22
+
+_PRICES = ("open", "high", "low", "close")
+# The four prices are 32 contiguous bytes in both the wire Bar and the rates record: one opaque copy per record.
+_RAW_PRICES = np.dtype({"names": ["p"], "formats": ["V32"], "offsets": [4], "itemsize": 48})
+_OUT_PRICES = np.dtype({"names": ["p"], "formats": ["V32"], "offsets": [8], "itemsize": RATES_DTYPE.itemsize})
+_Unit = Literal["s", "ms", "us", "ns"]
+_UNIT_SCALE: dict[_Unit, int] = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+_R = TypeVar("_R")
+
+
+def max_bars(period: Period, start_s: int, end_s: int) -> int:
+    """The most bars of ``period`` that can open in ``[start_s, end_s]`` (bars are aligned to their period)."""
+    step = period.seconds if period is not Period.MN1 else 28 * 86_400
+    return max(end_s - start_s, -1) // step + 1
+
+
+class BarSink(Generic[_R]):
+    """The result of one bars download, filled page by page into arrays reserved for ``bound`` rows.
+
+    Args:
+        bound: the most rows the download can bring (a larger count grows the arrays, a smaller one is
+            trimmed at the end).
+        backward: pages come newest first and fill the arrays from their end.
+    """
+
+    def __init__(self, bound: int, *, backward: bool) -> None:
+        self.backward = backward
+        capacity = max(min(bound, FIRST_CAPACITY), 0)
+        self._arrays = self._allocate(capacity)
+        self._lo = self._hi = capacity if backward else 0
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    @property
+    def _capacity(self) -> int:
+        return int(self._arrays[0].shape[-1])
+
+    def add(self, page: npt.NDArray[Any]) -> None:
+        """Decode one page of raw Bar records (sorted, next in paging order) into the result."""
+        n = len(page)
+        if not n:
+            return
+        if (self._lo if self.backward else self._capacity - self._hi) < n:
+            self._grow(n)
+        if self.backward:
+            self._lo -= n
+            self._write(slice(self._lo, self._lo + n), page)
+        else:
+            self._write(slice(self._hi, self._hi + n), page)
+            self._hi += n
+
+    def result(self) -> _R:
+        """The finished result: oldest first, exactly the rows added."""
+        arrays = self._arrays
+        if len(self) != self._capacity:
+            arrays = [a[..., self._lo:self._hi].copy() for a in arrays]
+        self._arrays = []
+        return self._finish(arrays, len(self))
+
+    def _grow(self, need: int) -> None:
+        size, capacity = len(self), max(2 * self._capacity, len(self) + need)
+        rows = slice(capacity - size, capacity) if self.backward else slice(0, size)
+        grown = self._allocate(capacity)
+        for old, new in zip(self._arrays, grown, strict=True):
+            new[..., rows] = old[..., self._lo:self._hi]
+        self._arrays = grown
+        self._lo, self._hi = rows.start, rows.stop
+
+    def _allocate(self, capacity: int) -> list[npt.NDArray[Any]]:
+        """Uninitialised arrays of ``capacity`` rows along their last axis."""
+        raise NotImplementedError
+
+    def _write(self, rows: slice, page: npt.NDArray[Any]) -> None:
+        raise NotImplementedError
+
+    def _finish(self, arrays: list[npt.NDArray[Any]], n: int) -> _R:
+        raise NotImplementedError
+
+
+class RatesSink(BarSink[npt.NDArray[Any]]):
+    """Fills a :data:`RATES_DTYPE` array: ``spread`` is 0 (bars carry none), ``real_volume`` whole lots."""
+
+    def _allocate(self, capacity: int) -> list[npt.NDArray[Any]]:
+        return [np.empty(capacity, RATES_DTYPE)]
+
+    def _write(self, rows: slice, page: npt.NDArray[Any]) -> None:
+        out = self._arrays[0][rows]
+        out["time"] = page["time"]
+        if page.dtype.itemsize == 48 and page.dtype.fields and page.dtype.fields["open"][1] == 4:
+            out.view(_OUT_PRICES)["p"] = page.view(_RAW_PRICES)["p"]
+        else:
+            for name in _PRICES:
+                out[name] = page[name]
+        out["tick_volume"] = page["tick_volume"]
+        out["spread"] = 0
+        out["real_volume"] = np.rint(page["real_volume"])
+
+    def _finish(self, arrays: list[npt.NDArray[Any]], n: int) -> npt.NDArray[Any]:
+        return arrays[0]
+
+
+class FrameSink(BarSink["pd.DataFrame"]):
+    """Fills the columns of a :func:`rates_frame` directly, without a rates array in between."""
+
+    def _allocate(self, capacity: int) -> list[npt.NDArray[Any]]:
+        return [np.empty(capacity, np.int64), np.empty((4, capacity)), np.empty(capacity, np.uint64),
+                np.empty(capacity, np.uint64)]
+
+    def _write(self, rows: slice, page: npt.NDArray[Any]) -> None:
+        time_s, prices, tick_volume, real_volume = self._arrays
+        time_s[rows] = page["time"]
+        for row, name in enumerate(_PRICES):
+            prices[row, rows] = page[name]
+        tick_volume[rows] = page["tick_volume"]
+        np.rint(page["real_volume"], out=real_volume[rows], casting="unsafe")
+
+    def _finish(self, arrays: list[npt.NDArray[Any]], n: int) -> pd.DataFrame:
+        time_s, prices, tick_volume, real_volume = arrays
+        return _frame(time_s, prices, tick_volume, np.zeros(n, np.int32), real_volume)
+
+
+def rates_frame(rates: npt.NDArray[Any]) -> pd.DataFrame:
+    """Turn a rates array into a DataFrame indexed by a UTC ``DatetimeIndex`` named ``time``."""
+    prices = np.empty((4, len(rates)))
+    for row, name in enumerate(_PRICES):
+        prices[row] = rates[name]
+    return _frame(rates["time"].astype(np.int64), prices, rates["tick_volume"].astype(np.uint64),
+                  rates["spread"].astype(np.int32), rates["real_volume"].astype(np.uint64))
+
+
+def _frame(time_s: npt.NDArray[np.int64], prices: npt.NDArray[np.float64], tick_volume: npt.NDArray[Any],
+           spread: npt.NDArray[Any], real_volume: npt.NDArray[Any]) -> pd.DataFrame:
+    """A rates DataFrame over fresh arrays that nobody else holds: they become its columns without a copy.
+
+    ``time_s`` is scaled in place to the resolution pandas gives epoch seconds; ``prices`` is one C-ordered
+    (4, n) block, the layout pandas keeps float columns in.
+    """
+    import pandas as pd
+
+    unit = _epoch_unit()
+    time_s *= _UNIT_SCALE[unit]
+    index = pd.DatetimeIndex(time_s.view(f"M8[{unit}]"), dtype=pd.DatetimeTZDtype(unit, "UTC"), name="time")
+    floats = pd.DataFrame(prices.T, index=index, columns=list(_PRICES), copy=False)
+    rest = pd.DataFrame({"tick_volume": tick_volume, "spread": spread, "real_volume": real_volume},
+                        index=index, copy=False)
+    return pd.concat([floats, rest], axis=1)
+
+
+@functools.cache
+def _epoch_unit() -> _Unit:
+    """The resolution ``pd.to_datetime(seconds, unit="s")`` gives (ns before pandas 3, us since)."""
+    import pandas as pd
+
+    unit = pd.to_datetime(np.zeros(1, np.int64), unit="s", utc=True).unit
+    return next(u for u in _UNIT_SCALE if u == unit)

@@ -1,0 +1,32 @@
+"""The copy-saving cipher paths give exactly the bytes of the plain ones (pymt5_core.wire.frames)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pymt5_core.errors import ProtocolError
+from pymt5_core.wire.frames import FrameCipher, ResponseFrame, pack_message, unpack_message
+
+KEY = bytes(range(32))
+
+
+@pytest.mark.parametrize("length", [0, 1, 10, 11, 15, 16, 17, 27, 43, 4096 + 3])
+def test_encrypt_message_of_parts_equals_the_packed_encryption_of_their_join(length: int) -> None:
+    cipher = FrameCipher(KEY)
+    body = bytes((7 * i) % 251 for i in range(length))
+    prefix = ResponseFrame(11, 0, body, 0x1234).prefix()
+    message = cipher.encrypt_message(prefix, memoryview(body))
+    joined = prefix + body
+    assert message == pack_message(cipher.encrypt(joined)) == pack_message(cipher.encrypt(bytearray(joined)))
+    view = cipher.decrypt_view(unpack_message(message))
+    assert isinstance(view, memoryview) and bytes(view) == prefix + body == cipher.decrypt(unpack_message(message))
+    frame = ResponseFrame.decode(view)
+    assert frame == ResponseFrame(11, 0, body, 0x1234) and type(frame.body) is bytes
+
+
+def test_decrypt_view_checks_the_padding_like_decrypt() -> None:
+    ciphertext = bytearray(FrameCipher(KEY).encrypt(b"hello"))
+    ciphertext[-1] ^= 0x55
+    for decrypt in (FrameCipher(KEY).decrypt, FrameCipher(KEY).decrypt_view):
+        with pytest.raises(ProtocolError):
+            decrypt(bytes(ciphertext))
