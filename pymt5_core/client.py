@@ -513,8 +513,12 @@ class MT5Client:
             for book in streams:
                 book._end()
         await self.session.close()
-        for task in list(self._background):
+        current = asyncio.current_task()
+        tasks = [task for task in self._background if task is not current]
+        for task in tasks:
             task.cancel()
+        if tasks:  # cancelled callbacks end at their next await; none is left pending behind the caller
+            await asyncio.wait(tasks, timeout=5.0)
 
     @overload
     async def close(self) -> None: ...
@@ -929,7 +933,14 @@ class MT5Client:
         names = [symbols] if isinstance(symbols, str) else list(symbols)
         return TickStream(self, names, self.stream_maxlen)
 
+    def _require_open(self) -> None:
+        # A stream started after the client closed would wait forever: nothing feeds or ends it.
+        if self.session.state in (SessionState.CLOSED, SessionState.DISCONNECTED):
+            raise NotConnected(f"session is {self.session.state}")
+
     async def _watch_ticks(self, stream: TickStream, *, add: bool) -> None:
+        if add:
+            self._require_open()
         syms = [self._require_symbol(n) for n in stream.symbols]
         for sym in syms:
             if add:
@@ -1094,6 +1105,8 @@ class MT5Client:
         return BookStream(self, symbol, self.stream_maxlen)
 
     async def _watch_book(self, stream: BookStream, *, add: bool) -> None:
+        if add:
+            self._require_open()
         sym = self._require_symbol(stream.symbol)
         streams = self._book_streams.setdefault(sym.name, [])
         if add:
