@@ -449,6 +449,7 @@ class MT5Client:
         self._background: set[asyncio.Task[Any]] = set()
         self._rates = Rates(self._find_pair, self._live_quote, self._want_quote)
         self._login = 0
+        self._server_offset_ms: int | None = None
         on = self.session.add_listener
         on(Command.TICKS, self._on_ticks)
         on(Command.SYMBOL_STATS, self._on_stats)
@@ -500,6 +501,7 @@ class MT5Client:
         """
         self._login = int(login)
         self._action_id = 1000
+        self._server_offset_ms = None  # another server (or its clock) may differ
         await self.session.login(int(login), password, otp=otp)
         account = self.mirror.account
         assert account is not None
@@ -561,6 +563,39 @@ class MT5Client:
         """Server time minus UTC in seconds (``timezone_shift + 3600 * daylightmode``)."""
         body = self.mirror.body
         return int(body.main["timezone_shift"]) + 3600 * int(body.main["daylightmode"]) if body else 0
+
+    @property
+    def server_time(self) -> int | None:
+        """The server's current time in Unix milliseconds; None before the first quote arrived.
+
+        It is the newest server timestamp received (tick and statistics times) carried forward by the
+        time elapsed here since, so it follows the server's clock, not this machine's. Expirations are
+        checked and bars without an end are counted back against it, as the official terminal does.
+        """
+        offset = self._server_offset_ms
+        return None if offset is None else _monotonic_ms() + offset
+
+    def _note_server_time(self, server_ms: int) -> None:
+        # Each timestamp is at most the server's time on arrival: the largest offset is the best estimate.
+        offset = server_ms - _monotonic_ms()
+        if self._server_offset_ms is None or offset > self._server_offset_ms:
+            self._server_offset_ms = offset
+
+    async def wait_server_time(self, symbol: str) -> int:
+        """The server's current time in Unix milliseconds (:attr:`server_time`).
+
+        When no quote has arrived yet, ``symbol`` is subscribed and its first quote awaited briefly; if
+        none comes (market closed), this machine's clock is the answer.
+
+        Raises:
+            InvalidRequest: unknown symbol. NotConnected: not logged in.
+        """
+        sym = self._require_symbol(symbol)
+        if self._server_offset_ms is None:
+            with contextlib.suppress(RequestTimeout):
+                await self._wait_first_tick(sym, min(self.timeout, 5.0))
+        now = self.server_time
+        return time.time_ns() // 1_000_000 if now is None else now
 
     @property
     def state(self) -> SessionState:
@@ -837,7 +872,7 @@ class MT5Client:
         end_s = to_epoch_seconds(end, "end")
         if count is not None and count <= 0:
             raise InvalidRequest("count must be positive")
-        now_s = max(int(time.time()), self._server_now_ms() // 1000) + period.seconds
+        now_s = (await self.wait_server_time(symbol) // 1000 if end_s is None else end_s) + period.seconds
         if end_s is None:
             end_s = now_s
         if count is None:
@@ -1018,6 +1053,7 @@ class MT5Client:
             return
         ids = arr["symbol_id"].tolist()
         times = (arr["tick_time"].astype(np.int64) * 1000 + arr["time_ms_delta"]).tolist()
+        self._note_server_time(max(times))
         fields = arr["fields"].tolist()
         bids, asks, lasts = arr["bid"].tolist(), arr["ask"].tolist(), arr["last"].tolist()
         volumes, flags = arr["tick_volume"].tolist(), arr["flags"].tolist()
@@ -1092,6 +1128,8 @@ class MT5Client:
                     setattr(st, name, round(rec[f"{name}_last"] / sym.scale, sym.digits))
             t = int(rec["lasttime"]) * 1000 + int(rec["lasttime_msc"])
             st.time = max(st.time, t)
+            if t > 0:
+                self._note_server_time(t)
             sym.stats = {k: v for k, v in rec.items() if isinstance(v, (int, float))}
 
     # --- depth of market ------------------------------------------------------------------------
@@ -1282,7 +1320,7 @@ class MT5Client:
             raise NotConnected("not logged in")
         q = sym.live
         ctx = TradeContext(account, Quote(q.bid, q.ask, q.last), self.mirror.positions, self.mirror.orders,
-                           int(time.time()) if not q.time else max(int(time.time()), q.time // 1000), self._link_up)
+                           (self.server_time or 0) // 1000, self._link_up)
         try:
             fields = build_trade_fields(request, self._info(sym), ctx)
         except TradeRejected as exc:
@@ -1584,6 +1622,10 @@ class MT5Client:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
+
+
+def _monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

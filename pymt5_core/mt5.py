@@ -809,10 +809,12 @@ def _fetch(symbol: str, tf: Timeframe, start: int, end: int) -> npt.NDArray[Any]
 
 def _latest(symbol: str, tf: Timeframe, end: int | None, count: int) -> npt.NDArray[Any]:
     """The ``count`` latest bars opening at or before ``end`` (None: now), looking further back as needed."""
+    _symbol(symbol)
     if count == 0:
         return np.zeros(0, RATES_DTYPE)
     client = _state.need()
-    horizon = end if end is not None else int(datetime.now(UTC).timestamp()) + int(client.server_time_offset) + 86_400
+    # Counted back from the server's clock (it may differ from this machine's), as the terminal does.
+    horizon = end if end is not None else client.wait_server_time(symbol) // 1000 + tf.seconds
     span = max(count * tf.seconds * 2, 7 * 86_400)
     bars = np.zeros(0, RATES_DTYPE)
     for _ in range(8):
