@@ -592,7 +592,7 @@ class MT5Client:
         """
         sym = self._require_symbol(symbol)
         if self._server_offset_ms is None:
-            with contextlib.suppress(RequestTimeout):
+            with contextlib.suppress(RequestTimeout, ConnectionLost):
                 await self._wait_first_tick(sym, min(self.timeout, 5.0))
         now = self.server_time
         return time.time_ns() // 1_000_000 if now is None else now
@@ -1039,11 +1039,20 @@ class MT5Client:
             fut = self._first_tick[sym.name] = asyncio.get_running_loop().create_future()
         if sym.name not in self._watch and sym.name not in self._internal_watch:
             self._internal_watch.add(sym.name)
-            await self._send_tick_subscription()
+            # During a reconnect the re-login's start-up subscribes the whole watched set; sending here would
+            # hold the subscription lock while waiting for READY, which that start-up needs.
+            if self.session.state is not SessionState.RECONNECTING:
+                await self._send_tick_subscription()
         try:
             await asyncio.wait_for(asyncio.shield(fut), timeout)
         except TimeoutError:
             raise RequestTimeout(f"no quote for {sym.name} within {timeout:g} s") from None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not fut.cancelled() or (task is not None and task.cancelling()):
+                raise
+            # The wait was ended by a drop (see _on_session_state), not by cancelling the caller.
+            raise ConnectionLost(f"connection lost while waiting for a quote of {sym.name}") from None
 
     def _on_ticks(self, frame: Any) -> None:
         if frame.code:
