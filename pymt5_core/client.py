@@ -22,6 +22,17 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
+from pymt5_core._validate import (
+    check_callable,
+    check_int,
+    check_login,
+    check_number,
+    check_seconds,
+    check_symbol_name,
+    check_ticket,
+    check_trade_request,
+    check_url,
+)
 from pymt5_core.errors import (
     ConnectionLost,
     InvalidRequest,
@@ -418,6 +429,14 @@ class MT5Client:
         stream_maxlen: int = 1_000_000,
         connector: Connector | None = None,
     ) -> None:
+        check_url(url)
+        for name, seconds in (("timeout", timeout), ("keepalive_interval", keepalive_interval),
+                              ("dead_after", dead_after)):
+            check_seconds(seconds, name)
+        check_int(bars_per_request, "bars_per_request", minimum=1)
+        check_int(stream_maxlen, "stream_maxlen", minimum=1)
+        if max_reconnect_attempts is not None:
+            check_int(max_reconnect_attempts, "max_reconnect_attempts", minimum=0)
         self.timeout = timeout
         self.bars_per_request = bars_per_request
         self.stream_maxlen = stream_maxlen
@@ -498,8 +517,14 @@ class MT5Client:
             TOTPNotEnabled: two-factor authentication must be enabled first.
             TradeServerUnavailable: the server kept answering code 2/100.
             ConnectionLost, RequestTimeout, OSError: the connection failed.
+            InvalidRequest: a login that is not an account number, a password or OTP that is not a string.
         """
-        self._login = int(login)
+        login = check_login(login)
+        if not isinstance(password, str) or not password:
+            raise InvalidRequest("password must be a non-empty str")
+        if otp is not None and not isinstance(otp, str):
+            raise InvalidRequest(f"otp must be a str, not {type(otp).__name__}")
+        self._login = login
         self._action_id = 1000
         self._server_offset_ms = None  # another server (or its clock) may differ
         await self.session.login(int(login), password, otp=otp)
@@ -622,9 +647,10 @@ class MT5Client:
         Raises:
             InvalidRequest: ``event_type`` is not an event type.
         """
-        if event_type not in EVENT_TYPES:
+        if not isinstance(event_type, type) or event_type not in EVENT_TYPES:
             raise InvalidRequest(f"{event_type!r} is not an event type; use one of "
                                  f"{', '.join(t.__name__ for t in EVENT_TYPES)}")
+        check_callable(callback, "callback")
         callbacks = self._callbacks.setdefault(event_type, [])
         callbacks.append(callback)
 
@@ -760,7 +786,7 @@ class MT5Client:
     # --- symbols --------------------------------------------------------------------------------
 
     def _require_symbol(self, name: str) -> _Symbol:
-        sym = self._symbols.get(name)
+        sym = self._symbols.get(check_symbol_name(name))
         if sym is None:
             if not self._symbols:
                 raise NotConnected("not logged in: no symbol list")
@@ -833,10 +859,12 @@ class MT5Client:
             ``(deals, orders)``.
 
         Raises:
-            InvalidRequest: a naive datetime.
+            InvalidRequest: a naive datetime or a value of another type, ``end`` before ``start``.
         """
         from_s = to_epoch_seconds(start, "start") or 0
         to_s = to_epoch_seconds(end, "end") or 0
+        if to_s and to_s < from_s:
+            raise InvalidRequest(f"end ({to_s}) is before start ({from_s})")
         frame = await self.session.request(Command.HISTORY, build_history_request(from_s, to_s))
         deals_arr, orders_arr = read_history(frame.body)
         deals, orders = records(deals_arr), records(orders_arr)
@@ -861,8 +889,11 @@ class MT5Client:
             A structured array of :data:`RATES_DTYPE`, oldest first, without duplicates.
 
         Raises:
-            InvalidRequest: unknown symbol or timeframe, naive datetime, or neither ``start`` nor ``count``.
+            InvalidRequest: unknown symbol or timeframe, naive datetime, ``end`` before ``start``, a count that
+                is not a positive integer, or neither ``start`` nor ``count``.
         """
+        if isinstance(timeframe, bool) or not isinstance(timeframe, str | int):
+            raise InvalidRequest(f"timeframe must be a name such as 'H1' or a Period, not {timeframe!r}")
         try:
             period = Period.parse(timeframe)
         except ValueError as exc:
@@ -870,8 +901,10 @@ class MT5Client:
         self._require_symbol(symbol)
         start_s = to_epoch_seconds(start, "start")
         end_s = to_epoch_seconds(end, "end")
-        if count is not None and count <= 0:
-            raise InvalidRequest("count must be positive")
+        if count is not None:
+            check_int(count, "count", minimum=1)
+        if start_s is not None and end_s is not None and end_s < start_s:
+            raise InvalidRequest(f"end ({end_s}) is before start ({start_s})")
         now_s = (await self.wait_server_time(symbol) // 1000 if end_s is None else end_s) + period.seconds
         if end_s is None:
             end_s = now_s
@@ -963,10 +996,25 @@ class MT5Client:
         Close it with ``await stream.aclose()`` (or use it as an async context manager) to unsubscribe.
 
         Raises:
-            InvalidRequest: an unknown symbol (when iteration starts).
+            InvalidRequest: not a name or a list of names, or an unknown symbol (at once when the symbol list
+                is loaded, else when iteration starts).
         """
-        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        if isinstance(symbols, str):
+            names = [symbols]
+        elif isinstance(symbols, Sequence | set | frozenset):
+            names = list(symbols)
+        else:
+            raise InvalidRequest(f"symbols must be a name or a list of names, not {type(symbols).__name__}")
+        if not names:
+            raise InvalidRequest("no symbol given")
+        for name in names:
+            self._check_known(name)
         return TickStream(self, names, self.stream_maxlen)
+
+    def _check_known(self, name: object) -> None:
+        # Streams subscribe lazily; a name that can already be seen to be wrong fails at the call.
+        if check_symbol_name(name) not in self._symbols and self._symbols:
+            raise InvalidRequest(f"unknown symbol {name!r}", retcode=Retcode.INVALID)
 
     def _require_open(self) -> None:
         # A stream started after the client closed would wait forever: nothing feeds or ends it.
@@ -1025,9 +1073,11 @@ class MT5Client:
         """The current quote of ``symbol``; subscribes it (internally) and waits for a first tick if needed.
 
         Raises:
-            InvalidRequest: unknown symbol. RequestTimeout: no tick arrived in time.
+            InvalidRequest: unknown symbol, negative timeout. RequestTimeout: no tick arrived in time.
         """
         sym = self._require_symbol(symbol)
+        if timeout is not None:
+            check_number(timeout, "timeout", minimum=0)
         if not sym.live.time:
             await self._wait_first_tick(sym, self.timeout if timeout is None else timeout)
         q = sym.live
@@ -1147,8 +1197,9 @@ class MT5Client:
         """An async iterator of :class:`BookUpdate` for one symbol; subscribes on first iteration.
 
         Raises:
-            InvalidRequest: unknown symbol (when iteration starts).
+            InvalidRequest: unknown symbol (at once when the symbol list is loaded, else when iteration starts).
         """
+        self._check_known(symbol)
         return BookStream(self, symbol, self.stream_maxlen)
 
     async def _watch_book(self, stream: BookStream, *, add: bool) -> None:
@@ -1311,10 +1362,11 @@ class MT5Client:
 
         Raises:
             TradeRejected: refused locally or by the server (``retcode``; ``result`` holds the TradeResult).
-            InvalidRequest: malformed request (unknown symbol or action).
+            InvalidRequest: malformed request (unknown symbol or action, a field of the wrong type).
             ConnectionLost: the connection dropped; ``outcome_unknown`` tells whether it may have executed.
             RequestTimeout: no final result in time and none found in the mirror.
         """
+        check_trade_request(request)
         name = self._symbol_of(request)
         await self.symbol(name)
         sym = self._symbols[name]
@@ -1524,6 +1576,7 @@ class MT5Client:
         Raises:
             TradeRejected: 10013 unknown ticket, 10025 nothing changes, 10016 invalid stops, ...
         """
+        check_ticket(ticket)
         pos = self.mirror.positions.get(ticket)
         if pos is not None:
             if price is not None or stoplimit is not None or expiration is not None:
@@ -1545,23 +1598,26 @@ class MT5Client:
 
     async def cancel(self, order_ticket: int) -> TradeResult:
         """Remove a pending order (raises :class:`TradeRejected` 10013 for an unknown order)."""
-        order = self.mirror.orders.get(order_ticket)
+        order = self.mirror.orders.get(check_ticket(order_ticket, "order_ticket"))
         return await self.order_send(TradeRequest(RequestAction.REMOVE, order.symbol if order else "",
                                                   order=order_ticket))
 
     async def close_position(self, position_ticket: int, volume: float | None = None, *, deviation: int = 10
                              ) -> TradeResult:
         """Close a position fully or partially (the unambiguous name of :meth:`close` with a ticket)."""
-        pos = self.mirror.positions.get(position_ticket)
+        pos = self.mirror.positions.get(check_ticket(position_ticket, "position_ticket"))
         if pos is None:
             raise TradeRejected(Retcode.INVALID, f"position {position_ticket} does not exist")
+        if volume is not None and check_number(volume, "volume", retcode=Retcode.INVALID_VOLUME) <= 0:
+            raise TradeRejected(Retcode.INVALID_VOLUME, f"volume {volume:g} must be positive")
         return await self.order_send(TradeRequest(
             RequestAction.DEAL, pos.symbol, volume or pos.volume, 1 - pos.type, deviation=deviation,
             position=position_ticket))
 
     async def close_by(self, position_ticket: int, opposite_ticket: int) -> TradeResult:
         """Close a position by an opposite one of the same symbol (hedging accounts)."""
-        pos = self.mirror.positions.get(position_ticket)
+        check_ticket(opposite_ticket, "opposite_ticket")
+        pos = self.mirror.positions.get(check_ticket(position_ticket, "position_ticket"))
         if pos is None:
             raise TradeRejected(Retcode.INVALID, f"position {position_ticket} does not exist")
         return await self.order_send(TradeRequest(RequestAction.CLOSE_BY, pos.symbol, pos.volume, 1 - pos.type,
@@ -1613,8 +1669,9 @@ class MT5Client:
         Raises:
             InvalidRequest: unknown symbol, configuration or conversion quotes not available yet.
         """
+        order_type, volume, price = _calc_args(order_type, volume, price)
         info, currency, leverage = self._calc_inputs(symbol)
-        amount = margin_in_margin_currency(int(order_type), info, float(volume), float(price), leverage)
+        amount = margin_in_margin_currency(order_type, info, volume, price, leverage)
         return round(self._convert(amount, info.currency_margin or info.currency_profit, currency), 2)
 
     def order_calc_profit(self, order_type: int, symbol: str, volume: float, price_open: float,
@@ -1624,13 +1681,21 @@ class MT5Client:
         Raises:
             InvalidRequest: unknown symbol, configuration or conversion quotes not available yet.
         """
+        order_type, volume, price_open = _calc_args(order_type, volume, price_open)
+        price_close = check_number(price_close, "price_close", positive=True, retcode=Retcode.INVALID_PRICE)
         info, currency, _ = self._calc_inputs(symbol)
-        amount = profit_in_profit_currency(int(order_type), info, float(volume), float(price_open),
-                                           float(price_close))
+        amount = profit_in_profit_currency(order_type, info, volume, price_open, price_close)
         return round(self._convert(amount, info.currency_profit, currency), 2)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
+
+
+def _calc_args(order_type: object, volume: object, price: object) -> tuple[int, float, float]:
+    """The order type, volume and price of a margin or profit calculation, checked."""
+    return (check_int(order_type, "order_type", minimum=0, maximum=7, retcode=Retcode.INVALID_ORDER),
+            check_number(volume, "volume", positive=True, retcode=Retcode.INVALID_VOLUME),
+            check_number(price, "price", positive=True, retcode=Retcode.INVALID_PRICE))
 
 
 def _monotonic_ms() -> int:
