@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
+from pymt5_core.client import MT5Client
 from pymt5_core.sim import SimServer, VirtualClock
-from pymt5_core.sync import LoopThread
+from pymt5_core.sync import LoopThread, MT5ClientSync
 
 #: Wednesday 2026-11-18 12:00 UTC: every market of the simulator is open.
 START = datetime(2026, 11, 18, 12, tzinfo=UTC)
@@ -70,6 +72,33 @@ def sim_thread() -> Iterator[SimThread]:
     sim = SimThread()
     yield sim
     sim.close()
+
+
+@pytest.fixture(scope="module")
+def sync_client(sim_thread: SimThread) -> Iterator[MT5ClientSync]:
+    """A logged-in blocking client with the configuration and the quote of SYMBOL loaded."""
+    with MT5ClientSync(sim_thread.url, **CLIENT_OPTIONS) as client:
+        client.login(sim_thread.login, sim_thread.password)
+        client.symbol(SYMBOL)
+        client.quote(SYMBOL)
+        yield client
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def async_client(sim_thread: SimThread) -> AsyncIterator[MT5Client]:
+    """The same, asynchronous, on the module's event loop (mark its tests ``loop_scope="module"``)."""
+    async with MT5Client(sim_thread.url, **CLIENT_OPTIONS) as client:
+        await client.login(sim_thread.login, sim_thread.password)
+        await client.symbol(SYMBOL)
+        await client.quote(SYMBOL)
+        yield client
+
+
+def ping(client: MT5ClientSync) -> None:
+    """One keep-alive round trip of a blocking client: what it sent before has reached the server."""
+    from pymt5_core.wire.enums import Command
+
+    asyncio.run_coroutine_threadsafe(client.client.session.request(Command.PING), client.loop).result()
 
 
 def sent_between(before: Counter[int], after: Counter[int]) -> Counter[int]:

@@ -12,13 +12,12 @@ import asyncio
 import inspect
 import math
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from pymt5_core.client import MT5Client
 from pymt5_core.errors import InvalidRequest, MT5Error, TradeRejected
@@ -26,7 +25,7 @@ from pymt5_core.models import Tick, TradeRequest
 from pymt5_core.sync import MT5ClientSync
 from pymt5_core.wire.enums import Command, Retcode
 
-from .conftest import CLIENT_OPTIONS, START, SYMBOL, UNKNOWN, SimThread, sent_between
+from .conftest import CLIENT_OPTIONS, START, SYMBOL, UNKNOWN, SimThread, ping, sent_between
 
 ON_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
 NAIVE = datetime(2026, 11, 17, 12)
@@ -170,27 +169,6 @@ CASES = [
 ]
 
 
-# --- the clients ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sync_client(sim_thread: SimThread) -> Iterator[MT5ClientSync]:
-    with MT5ClientSync(sim_thread.url, **CLIENT_OPTIONS) as client:
-        client.login(sim_thread.login, sim_thread.password)
-        client.symbol(SYMBOL)
-        client.quote(SYMBOL)
-        yield client
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def async_client(sim_thread: SimThread) -> AsyncIterator[MT5Client]:
-    async with MT5Client(sim_thread.url, **CLIENT_OPTIONS) as client:
-        await client.login(sim_thread.login, sim_thread.password)
-        await client.symbol(SYMBOL)
-        await client.quote(SYMBOL)
-        yield client
-
-
 def _check(error: MT5Error, case: Case) -> None:
     assert type(error) is case.error, f"{case.id}: {type(error).__name__}: {error}"
     assert getattr(error, "retcode", None) == case.retcode, f"{case.id}: {error!r}"
@@ -218,15 +196,11 @@ async def test_async_client_refuses_before_sending(case: Case, async_client: MT5
 def test_blocking_client_refuses_before_sending(case: Case, sync_client: MT5ClientSync,
                                                 sim_thread: SimThread) -> None:
     q = sync_client.quote(SYMBOL)
-
-    def ping() -> None:
-        asyncio.run_coroutine_threadsafe(sync_client.client.session.request(Command.PING), sync_client.loop).result()
-
-    ping()
+    ping(sync_client)
     before = sim_thread.received()
     with pytest.raises(MT5Error) as info:
         case.call(sync_client, Quote(q.bid, q.ask))
-    ping()
+    ping(sync_client)
     _check(info.value, case)
     assert sent_between(before, sim_thread.received()) == Counter({Command.PING: 1})
 
