@@ -1,6 +1,6 @@
 """Bad input to MT5Data.download: InvalidRequest, and no bar request (nor connection) reaches the server.
 
-Naive dates are read as UTC, as vectorbt reads them (``to_tzaware_datetime(..., tz=UTC)``).
+Naive dates are not refused: they are read in ``vbt.settings.datetime["naive_tz"]``, vectorbt's convention.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import vectorbt as vbt
 from pymt5_vectorbt import MT5Data
 
 from pymt5_core.client import MT5Client
@@ -91,11 +92,14 @@ def test_download_async_refuses_before_any_bar_request(sim: Any) -> None:
     assert asyncio.run(run()) == Counter({Command.PING: 1})
 
 
-def test_naive_dates_are_utc(sim: Any) -> None:
-    start = (sim.now() - pd.Timedelta(hours=6)).floor("h").tz_localize(None)
-    with connect(sim.url, sim.login, sim.password) as client:
-        naive = MT5Data.download("EURUSD", client=client, timeframe="1h", start=start, show_progress=False)
-        aware = MT5Data.download("EURUSD", client=client, timeframe="1h", start=start.tz_localize("UTC"),
-                                 show_progress=False)
-    pd.testing.assert_frame_equal(naive.get(), aware.get())
-    assert naive.get().index[0] == start.tz_localize("UTC")
+def test_naive_dates_are_read_in_vectorbts_naive_tz(sim: Any) -> None:
+    start = (sim.now() - pd.Timedelta(hours=6)).floor("h")
+    saved = vbt.settings.datetime["naive_tz"]
+    vbt.settings.datetime["naive_tz"] = "Etc/GMT-2"  # UTC+2: a naive 14:00 is 12:00 UTC
+    try:
+        with connect(sim.url, sim.login, sim.password) as client:
+            naive = MT5Data.download("EURUSD", client=client, timeframe="1h", show_progress=False,
+                                     start=(start + pd.Timedelta(hours=2)).tz_localize(None))
+    finally:
+        vbt.settings.datetime["naive_tz"] = saved
+    assert naive.get().index[0] == start
