@@ -393,6 +393,10 @@ class MT5Client:
         stream_maxlen: how many items a tick/book stream buffers before dropping the oldest.
         connector: replaces the WebSocket connector (tests).
 
+    Raises:
+        InvalidRequest: a URL that is not ``ws://``/``wss://HOST``, or an option of the wrong type or out of
+            range (checked here, before anything connects).
+
     Events (``client.on(EventType, callback)``; callbacks may be plain functions or coroutines):
 
     * :class:`Tick` -- a merged quote (push 8).
