@@ -164,8 +164,8 @@ class MT5Data(vbt.Data):
                 ``"1M"`` or an MT5 name such as ``"H4"``; see :func:`~pymt5_vectorbt.parsing.parse_timeframe`.
             start, end: anything ``vectorbt.utils.datetime_.to_tzaware_datetime`` parses ("1 year ago UTC",
                 a Timestamp, Unix seconds, ...). ``end=None`` is the server's now (the client's
-                ``server_time`` once known, else UTC now plus the server's time offset); ``start=None`` is ``pymt5_core.download``'s
-                default (1000 bars, at least a week, before ``end``).
+                ``server_time`` once known, else UTC now plus the server's time offset); ``start=None`` is
+                ``pymt5_core.download``'s default (1000 bars, at least a week, before ``end``).
             client: a logged-in ``MT5ClientSync``; without one, a session is opened from ``connection``.
             show_progress: let ``pymt5_core.download`` show its chunk bar on long downloads.
             cache_dir: keep bars in Parquet files there and fetch only what is missing.
