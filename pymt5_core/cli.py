@@ -12,6 +12,9 @@
 Connection: ``--url --login --password`` or ``PYMT5_URL``/``PYMT5_LOGIN``/``PYMT5_PASSWORD``; a missing
 password is asked for when a terminal is attached. Without a URL, ``info``, ``symbols``, ``download`` and
 ``dump`` start the embedded simulator and use its demo account (a note says so on stderr).
+
+Errors are one line on stderr, never a traceback: exit status 2 for bad usage (arguments, options,
+credentials; checked before connecting), 1 when the server or the connection fails.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import contextlib
 import getpass
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from pymt5_core._validate import check_login, check_url
 from pymt5_core.errors import InvalidRequest, MT5Error
 
 if TYPE_CHECKING:
@@ -43,6 +47,30 @@ def _err(text: str) -> None:
     print(f"pymt5: {text}", file=sys.stderr)
 
 
+class _UsageError(Exception):
+    """A command line argparse refused."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors become one line (and exit status 2) in :func:`main`."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a positive number, not {text}")
+        return value
+
+    return parse
+
+
 @contextlib.asynccontextmanager
 async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[str, int, str]]:
     """Yield ``(url, login, password)``: the given server, or the embedded simulator's demo account."""
@@ -54,20 +82,20 @@ async def _target(args: argparse.Namespace) -> AsyncIterator[tuple[str, int, str
         async with SimServer(seed=1, speed=SIM_SPEED) as sim:
             yield sim.url, sim.demo_account.login, sim.demo_account.password
         return
+    check_url(url)
     login = args.login or os.environ.get("PYMT5_LOGIN")
     if not login:
         raise InvalidRequest("no account: pass --login or set PYMT5_LOGIN")
+    try:
+        account = check_login(login)
+    except InvalidRequest:
+        raise InvalidRequest(f"--login must be an account number, not {login!r}") from None
     password = args.password or os.environ.get("PYMT5_PASSWORD")
     if password is None:
         if not sys.stdin.isatty():
             raise InvalidRequest("no password: pass --password, set PYMT5_PASSWORD or run in a terminal")
         password = getpass.getpass(f"password for {login}: ")
-    try:
-        yield url, int(login), password
-    except ValueError as exc:
-        if "invalid literal" in str(exc):
-            raise InvalidRequest(f"--login must be an account number, not {login!r}") from None
-        raise
+    yield url, account, password
 
 
 @contextlib.asynccontextmanager
@@ -112,13 +140,17 @@ async def _symbols(args: argparse.Namespace) -> int:
 
 
 async def _download(args: argparse.Namespace) -> int:
-    from pymt5_core.download import download_async
+    from pymt5_core.download import _validate, download_async
 
     out = Path(args.output)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InvalidRequest(f"-o must end in .csv or .parquet, not {out.name!r}")
+    for path in (out, Path(args.plot) if args.plot else None):
+        if path is not None and not path.parent.is_dir():
+            raise InvalidRequest(f"no directory {str(path.parent)!r} for {path.name!r}")
+    symbols = args.symbols[0] if len(args.symbols) == 1 else args.symbols  # one symbol: flat columns
+    _validate(symbols, args.timeframe, args.start, args.end, "ticker", now=2**31 - 1)  # before connecting
     async with _client(args) as client:
-        symbols = args.symbols[0] if len(args.symbols) == 1 else args.symbols  # one symbol: flat columns
         df = await download_async(symbols, args.timeframe, args.start, args.end, client=client,
                                   progress=not args.no_progress, cache_dir=args.cache_dir, group_by="ticker")
     if out.suffix.lower() == ".csv":
@@ -161,7 +193,7 @@ async def _dump(args: argparse.Namespace) -> int:
 def _sim(args: argparse.Namespace) -> int:
     from pymt5_core.sim.cli import run_cli
 
-    return int(run_cli(list(args.sim_args)) or 0)
+    return int(run_cli(list(args.sim_args), _Parser) or 0)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -174,10 +206,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pymt5", description="MetaTrader 5 over the web terminal protocol")
+    parser = _Parser(prog="pymt5", description="MetaTrader 5 over the web terminal protocol")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    conn = argparse.ArgumentParser(add_help=False)
+    conn = _Parser(add_help=False)
     group = conn.add_argument_group("connection (default: PYMT5_URL, PYMT5_LOGIN, PYMT5_PASSWORD)")
     group.add_argument("--url", help="web terminal WebSocket URL; without it, the embedded simulator")
     group.add_argument("--login", help="account number")
@@ -203,7 +235,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dump", parents=[conn], help="record decoded frames as JSON lines (secrets redacted)")
     p.add_argument("--out", required=True, metavar="FILE.jsonl")
-    p.add_argument("--seconds", type=float, default=5.0, help="how long to stream ticks (default 5)")
+    p.add_argument("--seconds", type=_positive(float), default=5.0, help="how long to stream ticks (default 5)")
     p.set_defaults(run=_dump)
 
     p = sub.add_parser("sim", help="run the simulated server", add_help=False)
@@ -211,7 +243,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_sim)
 
     p = sub.add_parser("demo", help="the tour on the embedded simulator (what `make demo` runs)")
-    p.add_argument("--ticks", type=int, default=12, help="ticks to stream (default 12)")
+    p.add_argument("--ticks", type=_positive(int), default=12, help="ticks to stream (default 12)")
     p.set_defaults(run=_demo)
     return parser
 
@@ -219,19 +251,24 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pymt5`` command; returns the exit status (0 ok, 1 error, 2 usage)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["sim"]:  # everything after "sim", options included, belongs to the simulator's CLI
-        return _sim(argparse.Namespace(sim_args=argv[1:]))
-    args = _parser().parse_args(argv)
+    from websockets.exceptions import WebSocketException
+
     try:
+        if argv[:1] == ["sim"]:  # everything after "sim", options included, belongs to the simulator's CLI
+            return _sim(argparse.Namespace(sim_args=argv[1:]))
+        args = _parser().parse_args(argv)
         result: Any = args.run(args)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)
         return int(result)
+    except _UsageError as exc:
+        print(f"{exc} (see --help)", file=sys.stderr)
+        return 2
     except InvalidRequest as exc:
         _err(str(exc))
         return 2
-    except MT5Error as exc:
-        _err(f"{type(exc).__name__}: {exc}")
+    except (MT5Error, OSError, WebSocketException) as exc:  # the server or the network failed
+        _err(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         return 1
     except KeyboardInterrupt:
         return 130

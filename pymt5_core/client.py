@@ -22,6 +22,17 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
+from pymt5_core._validate import (
+    check_callable,
+    check_int,
+    check_login,
+    check_number,
+    check_seconds,
+    check_symbol_name,
+    check_ticket,
+    check_trade_request,
+    check_url,
+)
 from pymt5_core.errors import (
     ConnectionLost,
     InvalidRequest,
@@ -381,6 +392,10 @@ class MT5Client:
         stream_maxlen: how many items a tick/book stream buffers before dropping the oldest.
         connector: replaces the WebSocket connector (tests).
 
+    Raises:
+        InvalidRequest: a URL that is not ``ws://``/``wss://HOST``, or an option of the wrong type or out of
+            range (checked here, before anything connects).
+
     Events (``client.on(EventType, callback)``; callbacks may be plain functions or coroutines):
 
     * :class:`Tick` -- a merged quote (push 8).
@@ -417,6 +432,14 @@ class MT5Client:
         stream_maxlen: int = 1_000_000,
         connector: Connector | None = None,
     ) -> None:
+        check_url(url)
+        for name, seconds in (("timeout", timeout), ("keepalive_interval", keepalive_interval),
+                              ("dead_after", dead_after)):
+            check_seconds(seconds, name)
+        check_int(bars_per_request, "bars_per_request", minimum=1)
+        check_int(stream_maxlen, "stream_maxlen", minimum=1)
+        if max_reconnect_attempts is not None:
+            check_int(max_reconnect_attempts, "max_reconnect_attempts", minimum=0)
         self.timeout = timeout
         self.bars_per_request = bars_per_request
         self.stream_maxlen = stream_maxlen
@@ -448,6 +471,7 @@ class MT5Client:
         self._background: set[asyncio.Task[Any]] = set()
         self._rates = Rates(self._find_pair, self._live_quote, self._want_quote)
         self._login = 0
+        self._server_offset_ms: int | None = None
         on = self.session.add_listener
         on(Command.TICKS, self._on_ticks)
         on(Command.SYMBOL_STATS, self._on_stats)
@@ -496,9 +520,16 @@ class MT5Client:
             TOTPNotEnabled: two-factor authentication must be enabled first.
             TradeServerUnavailable: the server kept answering code 2/100.
             ConnectionLost, RequestTimeout, OSError: the connection failed.
+            InvalidRequest: a login that is not an account number, a password or OTP that is not a string.
         """
-        self._login = int(login)
+        login = check_login(login)
+        if not isinstance(password, str) or not password:
+            raise InvalidRequest("password must be a non-empty str")
+        if otp is not None and not isinstance(otp, str):
+            raise InvalidRequest(f"otp must be a str, not {type(otp).__name__}")
+        self._login = login
         self._action_id = 1000
+        self._server_offset_ms = None  # another server (or its clock) may differ
         await self.session.login(int(login), password, otp=otp)
         account = self.mirror.account
         assert account is not None
@@ -512,8 +543,12 @@ class MT5Client:
             for book in streams:
                 book._end()
         await self.session.close()
-        for task in list(self._background):
+        current = asyncio.current_task()
+        tasks = [task for task in self._background if task is not current]
+        for task in tasks:
             task.cancel()
+        if tasks:  # cancelled callbacks end at their next await; none is left pending behind the caller
+            await asyncio.wait(tasks, timeout=5.0)
 
     @overload
     async def close(self) -> None: ...
@@ -558,6 +593,39 @@ class MT5Client:
         return int(body.main["timezone_shift"]) + 3600 * int(body.main["daylightmode"]) if body else 0
 
     @property
+    def server_time(self) -> int | None:
+        """The server's current time in Unix milliseconds; None before the first quote arrived.
+
+        It is the newest server timestamp received (tick and statistics times) carried forward by the
+        time elapsed here since, so it follows the server's clock, not this machine's. Expirations are
+        checked and bars without an end are counted back against it, as the official terminal does.
+        """
+        offset = self._server_offset_ms
+        return None if offset is None else _monotonic_ms() + offset
+
+    def _note_server_time(self, server_ms: int) -> None:
+        # Each timestamp is at most the server's time on arrival: the largest offset is the best estimate.
+        offset = server_ms - _monotonic_ms()
+        if self._server_offset_ms is None or offset > self._server_offset_ms:
+            self._server_offset_ms = offset
+
+    async def wait_server_time(self, symbol: str) -> int:
+        """The server's current time in Unix milliseconds (:attr:`server_time`).
+
+        When no quote has arrived yet, ``symbol`` is subscribed and its first quote awaited briefly; if
+        none comes (market closed), this machine's clock is the answer.
+
+        Raises:
+            InvalidRequest: unknown symbol. NotConnected: not logged in.
+        """
+        sym = self._require_symbol(symbol)
+        if self._server_offset_ms is None:
+            with contextlib.suppress(RequestTimeout, ConnectionLost):
+                await self._wait_first_tick(sym, min(self.timeout, 5.0))
+        now = self.server_time
+        return time.time_ns() // 1_000_000 if now is None else now
+
+    @property
     def state(self) -> SessionState:
         """The session state."""
         return self.session.state
@@ -582,9 +650,10 @@ class MT5Client:
         Raises:
             InvalidRequest: ``event_type`` is not an event type.
         """
-        if event_type not in EVENT_TYPES:
+        if not isinstance(event_type, type) or event_type not in EVENT_TYPES:
             raise InvalidRequest(f"{event_type!r} is not an event type; use one of "
                                  f"{', '.join(t.__name__ for t in EVENT_TYPES)}")
+        check_callable(callback, "callback")
         callbacks = self._callbacks.setdefault(event_type, [])
         callbacks.append(callback)
 
@@ -723,7 +792,7 @@ class MT5Client:
     # --- symbols --------------------------------------------------------------------------------
 
     def _require_symbol(self, name: str) -> _Symbol:
-        sym = self._symbols.get(name)
+        sym = self._symbols.get(check_symbol_name(name))
         if sym is None:
             if not self._symbols:
                 raise NotConnected("not logged in: no symbol list")
@@ -796,10 +865,12 @@ class MT5Client:
             ``(deals, orders)``.
 
         Raises:
-            InvalidRequest: a naive datetime.
+            InvalidRequest: a naive datetime or a value of another type, ``end`` before ``start``.
         """
         from_s = to_epoch_seconds(start, "start") or 0
         to_s = to_epoch_seconds(end, "end") or 0
+        if to_s and to_s < from_s:
+            raise InvalidRequest(f"end ({to_s}) is before start ({from_s})")
         frame = await self.session.request(Command.HISTORY, build_history_request(from_s, to_s))
         deals_arr, orders_arr = read_history(frame.body)
         deals, orders = records(deals_arr), records(orders_arr)
@@ -824,13 +895,16 @@ class MT5Client:
             A structured array of :data:`RATES_DTYPE`, oldest first, without duplicates.
 
         Raises:
-            InvalidRequest: unknown symbol or timeframe, naive datetime, or neither ``start`` nor ``count``.
+            InvalidRequest: unknown symbol or timeframe, naive datetime, ``end`` before ``start``, a count that
+                is not a positive integer, or neither ``start`` nor ``count``.
         """
         return await self._download_bars(RatesSink, symbol, timeframe, start, end, count)
 
     async def _download_bars(self, sink_type: type[BarSink[_R]], symbol: str, timeframe: str | Period | int,
                              start: Any, end: Any, count: int | None) -> _R:
         """Page through a :meth:`bars` request, each page decoded into ``sink_type``'s result as it arrives."""
+        if isinstance(timeframe, bool) or not isinstance(timeframe, str | int):
+            raise InvalidRequest(f"timeframe must be a name such as 'H1' or a Period, not {timeframe!r}")
         try:
             period = Period.parse(timeframe)
         except ValueError as exc:
@@ -838,9 +912,11 @@ class MT5Client:
         self._require_symbol(symbol)
         start_s = to_epoch_seconds(start, "start")
         end_s = to_epoch_seconds(end, "end")
-        if count is not None and count <= 0:
-            raise InvalidRequest("count must be positive")
-        now_s = max(int(time.time()), self._server_now_ms() // 1000) + period.seconds
+        if count is not None:
+            check_int(count, "count", minimum=1)
+        if start_s is not None and end_s is not None and end_s < start_s:
+            raise InvalidRequest(f"end ({end_s}) is before start ({start_s})")
+        now_s = (await self.wait_server_time(symbol) // 1000 if end_s is None else end_s) + period.seconds
         if end_s is None:
             end_s = now_s
         if count is None:
@@ -922,12 +998,34 @@ class MT5Client:
         Close it with ``await stream.aclose()`` (or use it as an async context manager) to unsubscribe.
 
         Raises:
-            InvalidRequest: an unknown symbol (when iteration starts).
+            InvalidRequest: not a name or a list of names, or an unknown symbol (at once when the symbol list
+                is loaded, else when iteration starts).
         """
-        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        if isinstance(symbols, str):
+            names = [symbols]
+        elif isinstance(symbols, Sequence | set | frozenset):
+            names = list(symbols)
+        else:
+            raise InvalidRequest(f"symbols must be a name or a list of names, not {type(symbols).__name__}")
+        if not names:
+            raise InvalidRequest("no symbol given")
+        for name in names:
+            self._check_known(name)
         return TickStream(self, names, self.stream_maxlen)
 
+    def _check_known(self, name: object) -> None:
+        # Streams subscribe lazily; a name that can already be seen to be wrong fails at the call.
+        if check_symbol_name(name) not in self._symbols and self._symbols:
+            raise InvalidRequest(f"unknown symbol {name!r}", retcode=Retcode.INVALID)
+
+    def _require_open(self) -> None:
+        # A stream started after the client closed would wait forever: nothing feeds or ends it.
+        if self.session.state in (SessionState.CLOSED, SessionState.DISCONNECTED):
+            raise NotConnected(f"session is {self.session.state}")
+
     async def _watch_ticks(self, stream: TickStream, *, add: bool) -> None:
+        if add:
+            self._require_open()
         syms = [self._require_symbol(n) for n in stream.symbols]
         for sym in syms:
             if add:
@@ -988,9 +1086,11 @@ class MT5Client:
         """The current quote of ``symbol``; subscribes it (internally) and waits for a first tick if needed.
 
         Raises:
-            InvalidRequest: unknown symbol. RequestTimeout: no tick arrived in time.
+            InvalidRequest: unknown symbol, negative timeout. RequestTimeout: no tick arrived in time.
         """
         sym = self._require_symbol(symbol)
+        if timeout is not None:
+            check_number(timeout, "timeout", minimum=0)
         if not sym.live.time:
             await self._wait_first_tick(sym, self.timeout if timeout is None else timeout)
         q = sym.live
@@ -1002,11 +1102,20 @@ class MT5Client:
             fut = self._first_tick[sym.name] = asyncio.get_running_loop().create_future()
         if sym.name not in self._watch and sym.name not in self._internal_watch:
             self._internal_watch.add(sym.name)
-            await self._send_tick_subscription()
+            # During a reconnect the re-login's start-up subscribes the whole watched set; sending here would
+            # hold the subscription lock while waiting for READY, which that start-up needs.
+            if self.session.state is not SessionState.RECONNECTING:
+                await self._send_tick_subscription()
         try:
             await asyncio.wait_for(asyncio.shield(fut), timeout)
         except TimeoutError:
             raise RequestTimeout(f"no quote for {sym.name} within {timeout:g} s") from None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not fut.cancelled() or (task is not None and task.cancelling()):
+                raise
+            # The wait was ended by a drop (see _on_session_state), not by cancelling the caller.
+            raise ConnectionLost(f"connection lost while waiting for a quote of {sym.name}") from None
 
     def _on_ticks(self, frame: Any) -> None:
         if frame.code:
@@ -1016,6 +1125,7 @@ class MT5Client:
             return
         ids = arr["symbol_id"].tolist()
         times = (arr["tick_time"].astype(np.int64) * 1000 + arr["time_ms_delta"]).tolist()
+        self._note_server_time(max(times))
         fields = arr["fields"].tolist()
         bids, asks, lasts = arr["bid"].tolist(), arr["ask"].tolist(), arr["last"].tolist()
         volumes, flags = arr["tick_volume"].tolist(), arr["flags"].tolist()
@@ -1094,6 +1204,8 @@ class MT5Client:
                     setattr(st, name, round(rec[f"{name}_last"] / sym.scale, sym.digits))
             t = int(rec["lasttime"]) * 1000 + int(rec["lasttime_msc"])
             st.time = max(st.time, t)
+            if t > 0:
+                self._note_server_time(t)
             sym.stats = {k: v for k, v in rec.items() if isinstance(v, (int, float))}
 
     # --- depth of market ------------------------------------------------------------------------
@@ -1102,11 +1214,14 @@ class MT5Client:
         """An async iterator of :class:`BookUpdate` for one symbol; subscribes on first iteration.
 
         Raises:
-            InvalidRequest: unknown symbol (when iteration starts).
+            InvalidRequest: unknown symbol (at once when the symbol list is loaded, else when iteration starts).
         """
+        self._check_known(symbol)
         return BookStream(self, symbol, self.stream_maxlen)
 
     async def _watch_book(self, stream: BookStream, *, add: bool) -> None:
+        if add:
+            self._require_open()
         sym = self._require_symbol(stream.symbol)
         streams = self._book_streams.setdefault(sym.name, [])
         if add:
@@ -1265,10 +1380,11 @@ class MT5Client:
 
         Raises:
             TradeRejected: refused locally or by the server (``retcode``; ``result`` holds the TradeResult).
-            InvalidRequest: malformed request (unknown symbol or action).
+            InvalidRequest: malformed request (unknown symbol or action, a field of the wrong type).
             ConnectionLost: the connection dropped; ``outcome_unknown`` tells whether it may have executed.
             RequestTimeout: no final result in time and none found in the mirror.
         """
+        check_trade_request(request)
         name = self._symbol_of(request)
         sym = self._require_symbol(name)
         if sym.full is None:
@@ -1285,7 +1401,7 @@ class MT5Client:
             raise NotConnected("not logged in")
         q = sym.live
         ctx = TradeContext(account, Quote(q.bid, q.ask, q.last), self.mirror.positions, self.mirror.orders,
-                           int(time.time()) if not q.time else max(int(time.time()), q.time // 1000), self._link_up)
+                           (self.server_time or 0) // 1000, self._link_up)
         try:
             fields = build_trade_fields(request, self._info(sym), ctx)
         except TradeRejected as exc:
@@ -1488,6 +1604,7 @@ class MT5Client:
         Raises:
             TradeRejected: 10013 unknown ticket, 10025 nothing changes, 10016 invalid stops, ...
         """
+        check_ticket(ticket)
         pos = self.mirror.positions.get(ticket)
         if pos is not None:
             if price is not None or stoplimit is not None or expiration is not None:
@@ -1509,23 +1626,26 @@ class MT5Client:
 
     async def cancel(self, order_ticket: int) -> TradeResult:
         """Remove a pending order (raises :class:`TradeRejected` 10013 for an unknown order)."""
-        order = self.mirror.orders.get(order_ticket)
+        order = self.mirror.orders.get(check_ticket(order_ticket, "order_ticket"))
         return await self.order_send(TradeRequest(RequestAction.REMOVE, order.symbol if order else "",
                                                   order=order_ticket))
 
     async def close_position(self, position_ticket: int, volume: float | None = None, *, deviation: int = 10
                              ) -> TradeResult:
         """Close a position fully or partially (the unambiguous name of :meth:`close` with a ticket)."""
-        pos = self.mirror.positions.get(position_ticket)
+        pos = self.mirror.positions.get(check_ticket(position_ticket, "position_ticket"))
         if pos is None:
             raise TradeRejected(Retcode.INVALID, f"position {position_ticket} does not exist")
+        if volume is not None and check_number(volume, "volume", retcode=Retcode.INVALID_VOLUME) <= 0:
+            raise TradeRejected(Retcode.INVALID_VOLUME, f"volume {volume:g} must be positive")
         return await self.order_send(TradeRequest(
             RequestAction.DEAL, pos.symbol, volume or pos.volume, 1 - pos.type, deviation=deviation,
             position=position_ticket))
 
     async def close_by(self, position_ticket: int, opposite_ticket: int) -> TradeResult:
         """Close a position by an opposite one of the same symbol (hedging accounts)."""
-        pos = self.mirror.positions.get(position_ticket)
+        check_ticket(opposite_ticket, "opposite_ticket")
+        pos = self.mirror.positions.get(check_ticket(position_ticket, "position_ticket"))
         if pos is None:
             raise TradeRejected(Retcode.INVALID, f"position {position_ticket} does not exist")
         return await self.order_send(TradeRequest(RequestAction.CLOSE_BY, pos.symbol, pos.volume, 1 - pos.type,
@@ -1577,8 +1697,9 @@ class MT5Client:
         Raises:
             InvalidRequest: unknown symbol, configuration or conversion quotes not available yet.
         """
+        order_type, volume, price = _calc_args(order_type, volume, price)
         info, currency, leverage = self._calc_inputs(symbol)
-        amount = margin_in_margin_currency(int(order_type), info, float(volume), float(price), leverage)
+        amount = margin_in_margin_currency(order_type, info, volume, price, leverage)
         return round(self._convert(amount, info.currency_margin or info.currency_profit, currency), 2)
 
     def order_calc_profit(self, order_type: int, symbol: str, volume: float, price_open: float,
@@ -1588,13 +1709,25 @@ class MT5Client:
         Raises:
             InvalidRequest: unknown symbol, configuration or conversion quotes not available yet.
         """
+        order_type, volume, price_open = _calc_args(order_type, volume, price_open)
+        price_close = check_number(price_close, "price_close", positive=True, retcode=Retcode.INVALID_PRICE)
         info, currency, _ = self._calc_inputs(symbol)
-        amount = profit_in_profit_currency(int(order_type), info, float(volume), float(price_open),
-                                           float(price_close))
+        amount = profit_in_profit_currency(order_type, info, volume, price_open, price_close)
         return round(self._convert(amount, info.currency_profit, currency), 2)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
+
+
+def _calc_args(order_type: object, volume: object, price: object) -> tuple[int, float, float]:
+    """The order type, volume and price of a margin or profit calculation, checked."""
+    return (check_int(order_type, "order_type", minimum=0, maximum=7, retcode=Retcode.INVALID_ORDER),
+            check_number(volume, "volume", positive=True, retcode=Retcode.INVALID_VOLUME),
+            check_number(price, "price", positive=True, retcode=Retcode.INVALID_PRICE))
+
+
+def _monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

@@ -28,6 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from pymt5_core._timeframes import RATES_DTYPE, Timeframe, aggregate, parse_timeframe
+from pymt5_core._validate import check_login, check_url
 from pymt5_core.cache import BarCache, CachedBars
 from pymt5_core.errors import InvalidRequest
 
@@ -79,6 +80,8 @@ def to_unix(value: TimeLike, what: str = "time") -> int:
     if isinstance(value, bool):
         raise InvalidRequest(f"{what}: expected a datetime, not {value!r}")
     if isinstance(value, int | float | np.integer | np.floating):
+        if not math.isfinite(value):
+            raise InvalidRequest(f"{what}: {value!r} is not a time")
         return int(value)
     if isinstance(value, datetime):  # pd.Timestamp is a datetime too
         if value.tzinfo is None or value.utcoffset() is None:
@@ -107,7 +110,10 @@ def _symbols(symbols: str | Iterable[str]) -> tuple[list[str], bool]:
         names = [s for s in symbols.replace(",", " ").split() if s]
         single = len(names) == 1
     else:
-        names = [str(s).strip() for s in symbols]
+        given = list(symbols) if isinstance(symbols, Iterable) else None
+        if given is None or not all(isinstance(s, str) for s in given):
+            raise InvalidRequest(f"symbols must be a name, a string of names or a list of names, not {symbols!r}")
+        names = [s.strip() for s in given]
         single = False
     if not names or any(not s for s in names):
         raise InvalidRequest("no symbol given")
@@ -269,19 +275,32 @@ def _credentials(url: str | None, login: int | str | None, password: str | None)
         raise InvalidRequest("no server: pass url=... or client=..., or set PYMT5_URL")
     if login is None or password is None:
         raise InvalidRequest("no credentials: pass login= and password=, or set PYMT5_LOGIN and PYMT5_PASSWORD")
-    try:
-        return url, int(login), password
-    except ValueError:
-        raise InvalidRequest("login must be an account number") from None
+    if not isinstance(password, str):
+        raise InvalidRequest("password must be a str")
+    return check_url(url), check_login(login), password
+
+
+def _require_known(job: _Job, known: Iterable[Any]) -> None:
+    """Refuse unknown symbols before the first bar request (when the client can list its symbols)."""
+    names = {s.name for s in known}
+    unknown = [s for s in job.symbols if s not in names]
+    if unknown:
+        raise InvalidRequest(f"unknown symbol{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
 
 
 def _now(client: object) -> int:
-    """Current server-clock seconds: UTC now plus the server's offset when the client knows it."""
+    """Current server-clock seconds: the client's estimate of the server's time once it has one (the
+    server's clock may differ from this machine's), else UTC now plus the server's offset."""
+    server_ms = getattr(client, "server_time", None)
+    if isinstance(server_ms, int):
+        return server_ms // 1000
     offset = getattr(client, "server_time_offset", 0) or 0
     return int(_clock()) + int(offset)
 
 
 def _run_sync(job: _Job, client: Any, cache: BarCache | None, progress: bool | None) -> pd.DataFrame:
+    if hasattr(client, "symbols"):
+        _require_known(job, client.symbols())
     bar = _progress_bar(job, progress)
     plan = _plan(job, cache, bar)
     try:
@@ -296,6 +315,8 @@ def _run_sync(job: _Job, client: Any, cache: BarCache | None, progress: bool | N
 
 
 async def _run_async(job: _Job, client: Any, cache: BarCache | None, progress: bool | None) -> pd.DataFrame:
+    if hasattr(client, "symbols"):
+        _require_known(job, await client.symbols())
     bar = _progress_bar(job, progress)
     plan = _plan(job, cache, bar)
     try:
@@ -346,7 +367,8 @@ def download(
 
     Raises:
         InvalidRequest: before anything is sent, for a naive datetime, ``end`` before ``start``, an unknown
-            timeframe, no symbol, or missing credentials.
+            timeframe, no symbol, or missing or malformed credentials; after logging in but before any bar
+            request, for an unknown symbol.
     """
     if client is not None and _is_async(client):
         raise InvalidRequest("client is an async MT5Client: use `await download_async(..., client=client)`")

@@ -35,6 +35,7 @@ from pymt5_core._mt5_constants import *  # noqa: F403
 from pymt5_core._mt5_constants import __all__ as _constant_names
 from pymt5_core._symbol_mask import SymbolMask
 from pymt5_core._timeframes import RATES_DTYPE, TICKS_DTYPE, Timeframe, aggregate, parse_timeframe
+from pymt5_core._validate import check_login, check_url
 from pymt5_core.errors import (
     AuthError,
     ConnectionError_,
@@ -559,6 +560,13 @@ def _client_request(req: TradeRequest, request: Mapping[str, Any]) -> Any:
 # --- connection -------------------------------------------------------------------------------------------
 
 
+def _checked(url: Any, account: Any, password: Any, timeout: Any) -> tuple[str, int, str, int]:
+    """The connection arguments, checked before the current connection is given up."""
+    if not isinstance(password, str) or not password:
+        raise _Failure(_c.RES_E_INVALID_PARAMS, "password must be a non-empty str")
+    return check_url(url), check_login(account), password, _count(timeout, "timeout")
+
+
 def _open(url: str, login_: int, password: str, timeout_ms: int) -> None:
     from pymt5_core.sync import MT5ClientSync
 
@@ -607,7 +615,7 @@ def initialize(
     secret = password if password is not None else os.environ.get("PYMT5_PASSWORD")
     if account is None or secret is None:
         raise _Failure(_c.RES_E_INVALID_PARAMS, "no account: pass login= and password=, or set PYMT5_LOGIN/PASSWORD")
-    _open(url, int(account), secret, _count(timeout, "timeout"))
+    _open(*_checked(url, account, secret, timeout))
     return True
 
 
@@ -620,7 +628,7 @@ def login(account: int, password: str | None = None, server: str | None = None, 
     secret = password if password is not None else os.environ.get("PYMT5_PASSWORD")
     if secret is None:
         raise _Failure(_c.RES_E_INVALID_PARAMS, "no password")
-    _open(url, int(account), secret, _count(timeout, "timeout"))
+    _open(*_checked(url, account, secret, timeout))
     return True
 
 
@@ -809,10 +817,12 @@ def _fetch(symbol: str, tf: Timeframe, start: int, end: int) -> npt.NDArray[Any]
 
 def _latest(symbol: str, tf: Timeframe, end: int | None, count: int) -> npt.NDArray[Any]:
     """The ``count`` latest bars opening at or before ``end`` (None: now), looking further back as needed."""
+    _symbol(symbol)
     if count == 0:
         return np.zeros(0, RATES_DTYPE)
     client = _state.need()
-    horizon = end if end is not None else int(datetime.now(UTC).timestamp()) + int(client.server_time_offset) + 86_400
+    # Counted back from the server's clock (it may differ from this machine's), as the terminal does.
+    horizon = end if end is not None else client.wait_server_time(symbol) // 1000 + tf.seconds
     span = max(count * tf.seconds * 2, 7 * 86_400)
     bars = np.zeros(0, RATES_DTYPE)
     for _ in range(8):
@@ -882,6 +892,8 @@ def copy_ticks_range(symbol: str, date_from: Any, date_to: Any, flags: int) -> n
     """Ticks in ``[date_from, date_to]`` among those recorded since :func:`symbol_select` (see
     :func:`copy_ticks_from`)."""
     start_ms, end_ms = _seconds(date_from, "date_from") * 1000, _seconds(date_to, "date_to") * 1000 + 999
+    if end_ms < start_ms:
+        raise _Failure(_c.RES_E_INVALID_PARAMS, "date_to is before date_from")
     ticks = _recorded(symbol, flags)
     return np.ascontiguousarray(ticks[(ticks["time_msc"] >= start_ms) & (ticks["time_msc"] <= end_ms)])
 
@@ -891,7 +903,11 @@ def copy_ticks_range(symbol: str, date_from: Any, date_to: Any, flags: int) -> n
 
 def _filter(items: list[Any], symbol: str | None, group: str | None, ticket: int | None, key: str = "ticket"
             ) -> list[Any]:
+    for name, value in (("symbol", symbol), ("group", group)):
+        if value is not None and not isinstance(value, str):
+            raise _Failure(_c.RES_E_INVALID_PARAMS, f"{name} must be a str")
     if ticket is not None:
+        _count(ticket, "ticket")
         return [x for x in items if int(getattr(x, key)) == int(ticket)]
     if symbol is not None:
         return [x for x in items if x.symbol == symbol]
@@ -1019,6 +1035,8 @@ def order_send(request: dict[str, Any]) -> OrderSendResult:
     retcode; None means the request could not be sent (see :func:`last_error`)."""
     req = _request_tuple(request)
     client = _state.need()
+    if req.symbol:
+        _symbol(req.symbol)
     try:
         result = client.order_send(_client_request(req, request))
     except TradeRejected as exc:

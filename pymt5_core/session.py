@@ -25,7 +25,7 @@ import os
 import platform
 import ssl as ssl_module
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -296,7 +296,7 @@ class Link:
         self._log = logger
         self._queues: RequestQueues[asyncio.Future[ResponseFrame]] = RequestQueues()
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self.keepalive: KeepAlive | None = None
         self.closed = False
         self.close_reason = ""
@@ -305,8 +305,14 @@ class Link:
 
     def start(self) -> None:
         """Start the reader and writer tasks."""
-        self._tasks.append(self._loop.create_task(self._read_loop(), name="mt5-reader"))
-        self._tasks.append(self._loop.create_task(self._write_loop(), name="mt5-writer"))
+        self._track(self._read_loop(), "mt5-reader")
+        self._track(self._write_loop(), "mt5-writer")
+
+    def _track(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        # Every task of the link is kept until it ends, so close() can wait for all of them.
+        task = self._loop.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def bootstrap(self, timeout: float) -> None:
         """Run the bootstrap exchange (SPEC §2.6); the session key is installed on its answer.
@@ -395,7 +401,7 @@ class Link:
     def start_keepalive(self, interval: float, dead_after: float, timeout: float) -> None:
         """Send command 51 now and every ``interval`` seconds; close the link when it is dead (SPEC §2.10)."""
         self.keepalive = KeepAlive(dead_after)
-        self._tasks.append(self._loop.create_task(self._keepalive_loop(interval, timeout), name="mt5-keepalive"))
+        self._track(self._keepalive_loop(interval, timeout), "mt5-keepalive")
 
     async def _keepalive_loop(self, interval: float, timeout: float) -> None:
         assert self.keepalive is not None
@@ -405,7 +411,7 @@ class Link:
                 self._log.warning("no answer to keep-alive for %.1f s: closing the link", keepalive.dead_after)
                 await self.close("dead link (keep-alive unanswered)")
                 return
-            self._tasks.append(self._loop.create_task(self._ping(keepalive, timeout)))
+            self._track(self._ping(keepalive, timeout), "mt5-ping")
             await asyncio.sleep(interval)
 
     async def _ping(self, keepalive: KeepAlive, timeout: float) -> None:
@@ -432,20 +438,47 @@ class Link:
                 request.waiter.set_exception(
                     ConnectionLost(f"{reason} while waiting for {_name(request.command)}", outcome_unknown=unknown)
                 )
-        self._closer = self._loop.create_task(self._close_transport())
+        # The reader and writer end here from synchronous code: the closing handshake runs in a task of
+        # its own, which close() awaits (a link closed by the peer is awaited by Session.close()).
+        self._closer = self._loop.create_task(self._close_transport(), name="mt5-close")
         self._on_closed(self, reason)
 
     async def _close_transport(self) -> None:
         with contextlib.suppress(Exception):
             await self._transport.close()
 
-    async def close(self, reason: str = "closed by the client") -> None:
-        """Close the WebSocket and fail every waiting request."""
+    @property
+    def finished(self) -> bool:
+        """True once the link is closed, its transport closed and every task of it ended."""
+        return self.closed and not self._tasks and self._closer is not None and self._closer.done()
+
+    async def close(self, reason: str = "closed by the client", timeout: float = 5.0) -> None:
+        """Close the WebSocket, fail every waiting request and wait until every task of the link has ended.
+
+        Safe to call more than once and from any task of the link. The closing handshake gets ``timeout``
+        seconds; after that the connection is cut.
+        """
         self.close_reason = self.close_reason or reason
         self._shutdown(reason)
-        if self._closer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._closer), 5.0)
+        current = asyncio.current_task()
+        waiting = {t for t in (*self._tasks, self._closer) if t is not None and t is not current and not t.done()}
+        if not waiting:
+            return
+        _, late = await asyncio.wait(waiting, timeout=timeout)
+        if late:
+            self._log.warning("closing the link took over %.1f s: cutting the connection", timeout)
+            _abort(self._transport)
+            for task in late:
+                task.cancel()
+            await asyncio.wait(late)
+
+
+def _abort(transport: Transport) -> None:
+    """Cut the TCP connection under a transport that did not close in time (websockets exposes it)."""
+    raw = getattr(transport, "transport", None)
+    abort = getattr(raw, "abort", None)
+    if callable(abort):
+        abort()
 
 
 def _name(command: int) -> str:
@@ -536,6 +569,8 @@ class Session:
         self._state_listeners: list[Callable[[ConnectionState], None]] = []
         self._reconnect_task: asyncio.Task[None] | None = None
         self._closing = False
+        self._close_lock = asyncio.Lock()
+        self._links: set[Link] = set()  # links whose closing is not finished yet
         #: Run after every successful (re)login, in state SYNCING; the argument is True on a reconnect.
         self.on_login: Callable[[bool], Awaitable[None]] | None = None
 
@@ -650,6 +685,8 @@ class Session:
     async def _open_link(self) -> Link:
         transport = await asyncio.wait_for(self._connector(), self.timeout)
         link = Link(transport, self._token, self._dispatch, self._on_link_closed, self.log)
+        self._links = {old for old in self._links if not old.finished}
+        self._links.add(link)
         self._link = link
         link.start()
         try:
@@ -876,22 +913,30 @@ class Session:
             await self._link.close(reason)
 
     async def close(self, *, logout: bool = True) -> None:
-        """Log out (best effort), close the link and stop reconnecting. Safe to call twice."""
-        if self._state is SessionState.CLOSED:
-            return
-        self._closing = True
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._reconnect_task
-            self._reconnect_task = None
-        link = self._link
-        if link is not None and not link.closed:
-            if logout and self._state is SessionState.READY:
+        """Log out (best effort), close the link and stop reconnecting.
+
+        Returns once the WebSocket closing handshake is over (or cut after a few seconds) and no task of
+        the session is left. Safe to call twice, also concurrently.
+        """
+        async with self._close_lock:
+            if self._state is SessionState.CLOSED and not self._links:
+                return
+            self._closing = True
+            if self._reconnect_task is not None:
+                self._reconnect_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._reconnect_task
+                self._reconnect_task = None
+            link = self._link
+            if link is not None and not link.closed and logout and self._state is SessionState.READY:
                 with contextlib.suppress(Exception):
                     await link.request(Command.LOGOUT, b"", min(self.timeout, 5.0))
-            await link.close("closed by the client")
-        self._set_state(SessionState.CLOSED, "closed by the client")
+            # Links the server closed earlier may still be finishing their closing handshake.
+            for each in [*self._links, *([link] if link is not None else [])]:
+                await each.close("closed by the client")
+            self._links.clear()
+            if self._state is not SessionState.CLOSED:
+                self._set_state(SessionState.CLOSED, "closed by the client")
 
 
 def _discard(items: list[Any], item: Any) -> None:

@@ -13,7 +13,6 @@ blocking methods of the same client (that would wait on itself, and raises :clas
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import inspect
 import threading
@@ -22,7 +21,9 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from pymt5_core._validate import check_login
 from pymt5_core.client import BookStream, MT5Client, TickStream
+from pymt5_core.errors import InvalidRequest
 from pymt5_core.models import AccountInfo
 
 __all__ = ["BlockingStream", "LoopThread", "MT5ClientSync", "connect"]
@@ -31,56 +32,82 @@ T = TypeVar("T")
 
 
 class LoopThread:
-    """An asyncio event loop running forever on a daemon thread."""
+    """An asyncio event loop running forever on a daemon thread.
+
+    :meth:`stop` ends it: the loop stops, every task still running on it is cancelled and awaited, and the
+    loop is closed by its own thread, so no task is ever destroyed while pending.
+    """
 
     def __init__(self, name: str = "pymt5-loop") -> None:
         self.loop = asyncio.new_event_loop()
         self._started = threading.Event()
+        self._lock = threading.Lock()
+        self._closing = False
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
         self._started.wait()
 
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`stop` was called: nothing more can be run."""
+        return self._closing
+
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         self.loop.call_soon(self._started.set)
-        self.loop.run_forever()
+        try:
+            self.loop.run_forever()
+        finally:
+            try:
+                self.loop.run_until_complete(_cancel_all(_STOP_TIMEOUT))
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            finally:
+                self.loop.close()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the loop and block until it finishes; its exception is re-raised here.
 
         Raises:
-            RuntimeError: called from the loop thread itself (it would wait forever).
+            RuntimeError: called from the loop thread itself (it would wait forever), or after :meth:`stop`.
         """
         if threading.current_thread() is self.thread:
             coro.close()
             raise RuntimeError("blocking client methods cannot be called from the client's own loop thread "
                                "(e.g. inside an event callback); use the async client there")
-        if self.loop.is_closed():
-            coro.close()
-            raise RuntimeError("the client is closed")
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        with self._lock:  # no submission may slip in between stop() and the final sweep of the loop
+            if self._closing:
+                coro.close()
+                raise RuntimeError("the client is closed")
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result()
 
     def stop(self) -> None:
-        """Stop the loop and join the thread (idempotent)."""
-        if self.loop.is_closed():
-            return
-        if threading.current_thread() is self.thread:
-            self.loop.stop()
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop).result(5.0)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
-        self.loop.close()
+        """Stop the loop; from another thread, also wait until it is closed (idempotent).
+
+        Called from the loop thread (a callback), it only asks the loop to stop; the thread then cancels
+        what is left and closes the loop by itself once the callback has returned.
+        """
+        with self._lock:
+            first = not self._closing
+            self._closing = True
+        if first:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        if threading.current_thread() is not self.thread:
+            self.thread.join()
 
 
-async def _cancel_all() -> None:
+#: Seconds the cancelled leftovers of a stopping loop get to end.
+_STOP_TIMEOUT = 5.0
+
+
+async def _cancel_all(timeout: float) -> None:
     """Cancel every other task of the loop and wait for them, so nothing is left half-closed."""
     current = asyncio.current_task()
     tasks = [t for t in asyncio.all_tasks() if t is not current]
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout)
 
 
 class BlockingStream(Generic[T]):
@@ -104,7 +131,7 @@ class BlockingStream(Generic[T]):
 
     def close(self) -> None:
         """Unsubscribe and end the iteration."""
-        if not self._runner.loop.is_closed():
+        if not self._runner.closing:
             self._runner.run(self._stream.aclose())
 
     def __enter__(self) -> BlockingStream[T]:
@@ -136,7 +163,12 @@ class MT5ClientSync:
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         self._runner = LoopThread()
-        self._client: MT5Client = self._runner.run(_new_client(url, kwargs))
+        self._close_lock = threading.Lock()
+        try:
+            self._client: MT5Client = self._runner.run(_new_client(url, kwargs))
+        except BaseException:
+            self._runner.stop()
+            raise
 
     def __repr__(self) -> str:
         return f"<MT5ClientSync {self._client!r}>"
@@ -167,14 +199,26 @@ class MT5ClientSync:
 
     def close(self, position_ticket: int | None = None, volume: float | None = None, *,
               deviation: int = 10) -> Any:
-        """Close a position; without a ticket, close the client and stop its thread (see :meth:`MT5Client.close`)."""
+        """Close a position; without a ticket, close the client and stop its thread (see :meth:`MT5Client.close`).
+
+        Closing the client returns once the connection is closed and the background thread has ended. It is
+        idempotent and may be called from any thread; from an event callback (the loop thread) it cannot
+        wait, so it starts the close and returns at once.
+        """
         if position_ticket is not None:
             return self._runner.run(self._client.close(position_ticket, volume, deviation=deviation))
-        if not self._runner.loop.is_closed():
+        runner = self._runner
+        if threading.current_thread() is runner.thread:
+            if not runner.closing:
+                task = runner.loop.create_task(self._client.disconnect(), name="mt5-sync-close")
+                task.add_done_callback(lambda _: runner.stop())
+            return None
+        with self._close_lock:
             try:
-                self._runner.run(self._client.disconnect())
+                if not runner.closing:
+                    runner.run(self._client.disconnect())
             finally:
-                self._runner.stop()
+                runner.stop()
         return None
 
     def disconnect(self) -> None:
@@ -241,8 +285,12 @@ def connect(url: str, login: int, password: str, *, otp: str | None = None, **kw
         **kwargs: the keyword arguments of :class:`MT5Client`.
 
     Raises:
+        InvalidRequest: a malformed URL, login, password or option (before connecting).
         AuthError: the login was refused. OSError, ConnectionLost: the connection failed.
     """
+    login = check_login(login)
+    if not isinstance(password, str) or not password:
+        raise InvalidRequest("password must be a non-empty str")
     client = MT5ClientSync(url, **kwargs)
     try:
         client._runner.run(client._client.connect())

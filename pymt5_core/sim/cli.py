@@ -14,9 +14,10 @@ from pathlib import Path
 __all__ = ["build_parser", "run_cli"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``sim`` command."""
-    parser = argparse.ArgumentParser(prog="pymt5 sim", description="Run the simulated MT5 access server.")
+def build_parser(kind: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The argument parser of the ``sim`` command (``kind``: the parser class, e.g. one reporting errors
+    differently)."""
+    parser = kind(prog="pymt5 sim", description="Run the simulated MT5 access server.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port, 0 for any free one (default 8765)")
     parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
@@ -28,13 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_cli(args: Sequence[str] | None = None) -> int:
+def run_cli(args: Sequence[str] | None = None,
+            parser_kind: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> int:
     """Parse ``args``, start the simulator, print its URL and demo credentials and serve until interrupted.
 
     Returns:
         the process exit code.
     """
-    options = build_parser().parse_args(args)
+    options = build_parser(parser_kind).parse_args(args)
     level = logging.WARNING - 10 * min(options.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

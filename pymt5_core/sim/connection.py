@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -52,6 +53,8 @@ _DROP = _Drop()
 
 class ConnectionHost(SessionContext, Protocol):
     """What a connection needs from its server besides the session services."""
+
+    received: Counter[int]
 
     def new_faults(self) -> ConnectionFaults: ...
     def bootstrap_token(self, token: bytes) -> bytes: ...
@@ -107,6 +110,7 @@ class SimConnection:
                     self._closing = True
                     await self._ws.close(CloseCode.PROTOCOL_ERROR, "malformed frame")
                     return
+                self._host.received[request.command] += 1
                 if self._faults.on_received(request.command):
                     self.log.info("fault: dropping on receipt of command %d", request.command)
                     self._abort()

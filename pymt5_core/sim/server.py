@@ -23,7 +23,7 @@ import itertools
 import logging
 import os
 import ssl
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -125,6 +125,9 @@ class SimServer:
         self._stream = MarketStream(self.catalogue, self.model, getattr(self.catalogue, "timezone_shift", 0))
         self._symbol_overrides: dict[int, dict[str, Any]] = {}
         self._connections: set[SimConnection] = set()
+        self._connections_changed = asyncio.Event()
+        #: Requests received per command id, over every connection (the bootstrap included).
+        self.received: Counter[int] = Counter()
         self._by_login: dict[int, set[Session]] = {}
         self._conn_of: dict[Session, SimConnection] = {}
         self._books: dict[Session, BookMirror] = {}
@@ -211,6 +214,18 @@ class SimServer:
     def connections(self) -> int:
         """Number of open connections."""
         return len(self._connections)
+
+    async def wait_connections(self, count: int) -> None:
+        """Wait until exactly ``count`` connections are open (wrap it in a timeout)."""
+        while True:
+            changed = self._connections_changed
+            if len(self._connections) == count:
+                return
+            await changed.wait()
+
+    def _connections_change(self) -> None:
+        self._connections_changed.set()
+        self._connections_changed = asyncio.Event()
 
     @property
     def ca_pem(self) -> str | None:
@@ -406,6 +421,7 @@ class SimServer:
     def closed(self, connection: SimConnection) -> None:
         """Forget a connection."""
         self._connections.discard(connection)
+        self._connections_change()
         session = connection.session
         if session.login:
             self.logged_out(session)
@@ -417,6 +433,7 @@ class SimServer:
     async def _handle(self, websocket: WebSocket) -> None:
         conn = SimConnection(self, websocket, next(self._numbers))
         self._connections.add(conn)
+        self._connections_change()
         self._conn_of[conn.session] = conn
         conn.log.debug("connection from %s", websocket.remote_address)
         await conn.run()

@@ -1,8 +1,15 @@
-"""Drops, reconnects, keep-alive and the no-duplicate-order guarantee, with simulator faults."""
+"""Drops, reconnects, keep-alive and the no-duplicate-order guarantee, with simulator faults.
+
+Every wait is on an event or a future and is bounded by :func:`within`, so a regression fails with a
+message instead of hanging the suite. Faults that count frames are armed only once the connection is
+quiet: the client of this module sends no periodic keep-alive that could be counted instead.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import pytest
 
@@ -13,10 +20,45 @@ from pymt5_core.models import Tick
 from pymt5_core.sim import SimServer
 from pymt5_core.wire.enums import Command, Retcode
 
+T = TypeVar("T")
+#: Seconds any single wait of this module may take before the test fails.
+LIMIT = 20.0
 
-def ready_again(event_waiter, client: MT5Client) -> asyncio.Future[ConnectionState]:
+
+async def within(awaitable: Awaitable[T], what: str, seconds: float = LIMIT) -> T:
+    """Await ``awaitable``; fail the test (instead of hanging) when it takes over ``seconds``."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    except TimeoutError:
+        pytest.fail(f"timed out after {seconds:g} s waiting for {what}")
+
+
+@pytest.fixture
+async def client(sim: SimServer, make_client: Callable[..., MT5Client]) -> AsyncIterator[MT5Client]:
+    c = make_client(sim.url, keepalive_interval=3600.0)
+    await within(c.connect(), "connect")
+    await within(c.login(sim.demo_account.login, sim.demo_account.password), "login")
+    # The keep-alive sent at login is answered before this second ping (one request per command in flight).
+    await within(c.session.request(Command.PING), "a ping answer")
+    yield c
+    await within(c.disconnect(), "disconnect")
+
+
+def ready_again(event_waiter: Any, client: MT5Client) -> asyncio.Future[ConnectionState]:
     """A future of the READY transition that follows a reconnect."""
     return event_waiter(client, ConnectionState, lambda e: e.state is SessionState.READY and e.attempt > 0)
+
+
+async def next_tick(stream: Any, predicate: Callable[[Tick], bool] = lambda t: True) -> Tick:
+    """The next tick of ``stream`` matching ``predicate`` (bounded)."""
+
+    async def find() -> Tick:
+        while not predicate(tick := await stream.__anext__()):
+            pass
+        return tick
+
+    return await within(find(), "a tick")
 
 
 @pytest.mark.parametrize("fault", ["after_status", "after_result"])
@@ -31,13 +73,13 @@ async def test_trade_result_lost_with_the_connection_is_reconciled_without_a_dup
     else:
         sim.faults.drop_at_command(Command.TRADE_REQUEST, "after")  # everything is sent, then the link dies
     try:
-        result = await client.buy("EURUSD", 0.1, comment="once")
+        result = await within(client.buy("EURUSD", 0.1, comment="once"), "the trade result")
     except ConnectionLost as exc:  # acceptable only when the outcome could not be settled
         assert exc.outcome_unknown
         result = None
     positions = sim.engine.positions(sim.demo_account.login)
     assert len(positions) == 1  # exactly one: the request was never re-sent
-    await client.session.wait_ready(5)
+    await client.session.wait_ready(LIMIT)
     assert [p.ticket for p in client.mirror.positions.values()] == [int(positions[0]["position_id"])]
     assert result is not None and result.retcode == Retcode.DONE and result.volume == pytest.approx(0.1)
     assert result.order == int(positions[0]["trade_order"])
@@ -50,11 +92,11 @@ async def test_trade_request_dropped_before_execution_raises_outcome_unknown(cli
     await client.quote("EURUSD")
     sim.faults.drop_at_command(Command.TRADE_REQUEST, "before")  # the server never processes it
     with pytest.raises(ConnectionLost) as info:
-        await client.buy("EURUSD", 0.1)
+        await within(client.buy("EURUSD", 0.1), "the trade result")
     assert info.value.outcome_unknown
     assert sim.engine.positions(sim.demo_account.login) == []
     assert client.mirror.positions == {}
-    await client.session.wait_ready(5)
+    await client.session.wait_ready(LIMIT)
     ok = await client.buy("EURUSD", 0.1)  # the session works again; a new request is a new order
     assert ok.retcode == Retcode.DONE and len(sim.engine.positions(sim.demo_account.login)) == 1
 
@@ -64,46 +106,50 @@ async def test_pending_order_reconciled_after_a_drop(client: MT5Client, sim: Sim
     await client.symbol("EURUSD")
     sim.faults.drop_after_frames(1)  # the order is placed, only the status answer gets out
     price = round(quote.bid - 0.01, 5)
-    result = await client.buy_limit("EURUSD", 0.1, price, comment="lim")
+    result = await within(client.buy_limit("EURUSD", 0.1, price, comment="lim"), "the trade result")
     assert result.reconciled and client.mirror.orders[result.order].price_open == price
     assert len(sim.engine.orders(sim.demo_account.login)) == 1 == len(client.mirror.orders)
 
 
 async def test_drop_resyncs_the_mirror_and_resubscribes_ticks(client: MT5Client, sim: SimServer, pump,
                                                               event_waiter) -> None:
+    login = sim.demo_account.login
     await client.buy("EURUSD", 0.1)
+    balance = (await client.account()).balance
+
+    def while_disconnected(event: ConnectionState) -> None:
+        # Runs at the drop, before the reconnect starts: another terminal of the account changes it.
+        if event.state is SessionState.RECONNECTING:
+            off()
+            sim.engine.deposit(login, 500.0)
+
+    off = client.on(ConnectionState, while_disconnected)
     stream = client.ticks("USDJPY")
     async with pump(sim):
-        await stream.__anext__()
+        await next_tick(stream)
         ready = ready_again(event_waiter, client)
-        # While disconnected the position is closed elsewhere (another terminal of the same account).
         await client.session.drop("test: network failure")
-        await ready
-        after = asyncio.get_running_loop().time()
-        tick = await stream.__anext__()
-        while asyncio.get_running_loop().time() < after:
-            tick = await stream.__anext__()
+        await within(ready, "the reconnect")
+        resumed_ms = sim.clock.now_ms()
+        tick = await next_tick(stream, lambda t: t.time_msc > resumed_ms)  # only a renewed subscription gives it
     await stream.aclose()
     assert tick.symbol == "USDJPY"
+    assert (await client.account()).balance == pytest.approx(balance + 500.0)
     assert {t: p.volume_wire for t, p in client.mirror.positions.items()} == {
-        int(p["position_id"]): int(p["trade_volume"]) for p in sim.engine.positions(sim.demo_account.login)}
+        int(p["position_id"]): int(p["trade_volume"]) for p in sim.engine.positions(login)}
     assert client.session.token is not None and any(client.session.token)
 
 
 async def test_server_dropping_frames_triggers_reconnect_and_new_ticks(client: MT5Client, sim: SimServer, pump,
                                                                        event_waiter) -> None:
-    got: list[Tick] = []
-    client.on(Tick, got.append)
     stream = client.ticks("EURUSD")
     async with pump(sim):
-        await stream.__anext__()
+        await next_tick(stream)
         ready = ready_again(event_waiter, client)
         sim.faults.drop_after_frames(3)
-        await ready
-        count = len(got)
-        await stream.__anext__()
-        while len(got) <= count:
-            await stream.__anext__()
+        await within(ready, "the reconnect")
+        resumed_ms = sim.clock.now_ms()
+        await next_tick(stream, lambda t: t.time_msc > resumed_ms)
     await stream.aclose()
     assert client.state is SessionState.READY
 
@@ -115,9 +161,9 @@ async def test_unanswered_keepalive_marks_the_link_dead(sim: SimServer, make_cli
         ready = ready_again(event_waiter, c)
         await c.session.request(Command.PING)  # a first answered ping arms the dead-link check
         sim.faults.delay(Command.PING, 30.0, times=1)
-        event = await reconnecting
+        event = await within(reconnecting, "the dead-link detection")
         assert "dead link" in event.reason
-        await ready
+        await within(ready, "the reconnect")
         assert c.latency is not None
 
 
@@ -127,13 +173,13 @@ async def test_link_state_push_blocks_trading_locally(client: MT5Client, sim: Si
     await client.quote("EURUSD")
     down = event_waiter(client, LinkState, lambda e: not e.connected)
     sim.faults.link_down()
-    assert not (await down).connected
+    assert not (await within(down, "push 15 (link down)")).connected
     with pytest.raises(TradeRejected) as info:
         await client.buy("EURUSD", 0.1)
     assert info.value.retcode == Retcode.CONNECTION
     up = event_waiter(client, LinkState, lambda e: e.connected)
     sim.faults.link_up()
-    await up
+    await within(up, "push 15 (link up)")
     assert (await client.buy("EURUSD", 0.1)).retcode == Retcode.DONE
 
 
@@ -150,7 +196,7 @@ async def test_reconnect_retries_while_logins_are_refused(client: MT5Client, sim
     ready = ready_again(event_waiter, client)
     sim.faults.refuse_logins(2)
     await client.session.drop("test")
-    event = await ready
+    event = await within(ready, "the reconnect")
     assert event.attempt >= 2
     assert (await client.account()).login == sim.demo_account.login
 
@@ -158,14 +204,14 @@ async def test_reconnect_retries_while_logins_are_refused(client: MT5Client, sim
 async def test_requests_wait_for_the_reconnect(client: MT5Client, sim: SimServer) -> None:
     await client.session.drop("test")
     assert client.state is SessionState.RECONNECTING
-    bars = await client.bars("EURUSD", "H1", count=5)  # waits until READY, then runs
+    bars = await within(client.bars("EURUSD", "H1", count=5), "bars")  # waits until READY, then runs
     assert len(bars) == 5
 
 
 async def test_close_stops_reconnecting(client: MT5Client, sim: SimServer) -> None:
     sim.faults.refuse_logins(3)
     await client.session.drop("test")
-    await client.close()
+    await within(client.close(), "the close")
     assert client.state is SessionState.CLOSED
 
 

@@ -138,10 +138,18 @@ class MT5Broker(bt.broker.BrokerBase):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
+        from pymt5_core._validate import check_int
+        from pymt5_core.errors import InvalidRequest
+
+        check_int(self.p.deviation, "deviation", minimum=0, maximum=2**31 - 1)
+        if self.p.filling is not None:
+            check_int(self.p.filling, "filling", minimum=0, maximum=3)
+        if not isinstance(self.p.comment_prefix, str):
+            raise InvalidRequest("comment_prefix must be a str")
         store = self.p.store
         if store is None:
             if self.p.url is None or self.p.login is None:
-                raise ValueError("MT5Broker needs store=... or url=/login=/password=")
+                raise InvalidRequest("MT5Broker needs store=... or url=/login=/password=")
             store = MT5Store(url=self.p.url, login=self.p.login, password=self.p.password or "")
         self.store: MT5Store = store
         self._reset()
@@ -371,11 +379,14 @@ class MT5Broker(bt.broker.BrokerBase):
         self._send(parent)
 
     def _send(self, tracked: _Tracked) -> None:
+        from pymt5_core.errors import RequestError
+
         order = tracked.order
         try:
             requests = self._build_requests(tracked)
-        except ValueError as exc:
-            self.store.put_notification("order rejected", str(exc), ref=order.ref)
+        except (ValueError, RequestError) as exc:  # refused before sending: the order is Rejected
+            self.store.put_notification("order rejected", str(exc), ref=order.ref,
+                                        retcode=getattr(exc, "retcode", None))
             self._finish(tracked, bt.Order.Rejected)
             return
         for request in requests:
@@ -395,12 +406,13 @@ class MT5Broker(bt.broker.BrokerBase):
         self.store.spawn(self.store.client.order_send(request), done)
 
     def _build_requests(self, tracked: _Tracked) -> list[Any]:
+        from pymt5_core.errors import InvalidRequest
         from pymt5_core.models import RequestAction, TradeRequest
 
         order, symbol = tracked.order, tracked.symbol
         key = (order.exectype, order.isbuy())
         if key not in parsing.MAP_EXECTYPE:
-            raise ValueError(f"order type {order.getordername()} is not supported on MT5")
+            raise InvalidRequest(f"order type {order.getordername()} is not supported on MT5")
         info = self._symbol_info(symbol)
         volume = parsing.size_to_volume(order.size, info, in_lots=self.p.size_in_lots)
         mt5_type = parsing.MAP_EXECTYPE[key]
@@ -502,7 +514,7 @@ class MT5Broker(bt.broker.BrokerBase):
             self._orphans.clear()
 
     def _on_result(self, ref: int, request: Any, result: Any) -> None:
-        from pymt5_core.errors import ConnectionLost, NotConnected, TradeRejected
+        from pymt5_core.errors import ConnectionLost, NotConnected, RequestError
 
         tracked = self._orders[ref]
         tracked.parts_in_flight -= 1
@@ -516,7 +528,7 @@ class MT5Broker(bt.broker.BrokerBase):
                 tracked.outcome_unknown = True
                 self.store.put_notification("order outcome unknown", str(result), ref=ref)
                 return
-            retcode = getattr(result, "retcode", None) if isinstance(result, TradeRejected) else None
+            retcode = getattr(result, "retcode", None) if isinstance(result, RequestError) else None
             self.store.put_notification("order rejected", str(result), ref=ref, retcode=retcode)
             if order.status in _ALIVE and not tracked.tickets:
                 self._finish(tracked, parsing.MAP_RETCODE_STATUS.get(retcode or 0, bt.Order.Rejected))

@@ -11,10 +11,34 @@ from backtrader.utils import date2num
 
 from pymt5_backtrader import parsing
 from pymt5_backtrader.store import FeedSpec, MT5Store
+from pymt5_core._validate import check_int, check_number, check_symbol_name
+from pymt5_core.errors import InvalidRequest
 
 __all__ = ["MT5Data"]
 
 _EPOCH = _dt.datetime(1970, 1, 1)
+
+
+def _check_params(p: Any) -> None:
+    """Refuse feed parameters that cannot work, before the store connects.
+
+    Raises:
+        InvalidRequest: a parameter of the wrong type, out of range, or an impossible combination.
+    """
+    check_symbol_name(p.dataname, "dataname")
+    if p.bar_source not in ("ticks", "server"):
+        raise InvalidRequest(f"bar_source must be 'ticks' or 'server', not {p.bar_source!r}")
+    if p.use_ticks and p.historical:
+        raise InvalidRequest("use_ticks and historical cannot be combined: MT5 serves bars, not tick history")
+    check_int(p.backfill_bars, "backfill_bars", minimum=1)
+    check_number(p.qcheck, "qcheck", positive=True)
+    check_number(p.first_tick_wait, "first_tick_wait", minimum=0)
+    for name in ("fromdate", "todate"):
+        value = getattr(p, name)
+        if value is not None and not isinstance(value, _dt.datetime | _dt.date):
+            raise InvalidRequest(f"{name} must be a datetime, not {type(value).__name__}")
+    if p.fromdate is not None and p.todate is not None and p.todate < p.fromdate:
+        raise InvalidRequest(f"todate ({p.todate}) is before fromdate ({p.fromdate})")
 
 
 class MT5Data(bt.feed.DataBase):
@@ -76,16 +100,13 @@ class MT5Data(bt.feed.DataBase):
     _ST_FROM, _ST_START, _ST_FEED, _ST_OVER = range(4)
 
     def __init__(self, **kwargs: Any) -> None:
+        _check_params(self.p)
         # tick mode delivers ticks whatever the timeframe (usually TimeFrame.Ticks, for resampledata)
         self._period = "M1" if self.p.use_ticks else parsing.parse_timeframe(self.p.timeframe, self.p.compression)
-        if self.p.bar_source not in ("ticks", "server"):
-            raise ValueError(f"bar_source must be 'ticks' or 'server', not {self.p.bar_source!r}")
-        if self.p.use_ticks and self.p.historical:
-            raise ValueError("use_ticks and historical cannot be combined: MT5 serves bars, not tick history")
         store = self.p.store
         if store is None:
             if self.p.url is None or self.p.login is None:
-                raise ValueError("MT5Data needs store=... or url=/login=/password=")
+                raise InvalidRequest("MT5Data needs store=... or url=/login=/password=")
             store = MT5Store(url=self.p.url, login=self.p.login, password=self.p.password or "")
         self._store: MT5Store = store
         self._q: queue.Queue[tuple[Any, ...]] | None = None

@@ -18,6 +18,8 @@ from typing import Any
 
 import backtrader as bt
 
+from pymt5_core.errors import InvalidRequest
+
 __all__ = [
     "DONE_RETCODES",
     "EXECTYPE_NATIVE_BRACKET",
@@ -53,6 +55,7 @@ __all__ = [
 ORDER_TYPE_BUY, ORDER_TYPE_SELL = 0, 1
 ORDER_TIME_GTC, ORDER_TIME_DAY, ORDER_TIME_SPECIFIED = 0, 1, 2
 RETCODE_PLACED, RETCODE_DONE, RETCODE_DONE_PARTIAL, RETCODE_NO_MONEY = 10008, 10009, 10010, 10019
+RETCODE_INVALID_VOLUME = 10014
 #: Retcodes meaning "executed, at least partly".
 DONE_RETCODES = frozenset({10009, 10010, 11001})
 
@@ -122,7 +125,7 @@ def parse_timeframe(timeframe: int, compression: int) -> str:
     """Return the MT5 period name for a Backtrader ``timeframe``/``compression``.
 
     Raises:
-        ValueError: the combination has no MT5 period (for example ``Minutes`` x 2, or ``Seconds``).
+        InvalidRequest: the combination has no MT5 period (for example ``Minutes`` x 2, or ``Seconds``).
     """
     if timeframe == bt.TimeFrame.Minutes and compression == 1440:
         return "D1"
@@ -131,7 +134,7 @@ def parse_timeframe(timeframe: int, compression: int) -> str:
     except KeyError:
         names = bt.TimeFrame.getname(timeframe, compression) if timeframe in range(9) else str(timeframe)
         valid = ", ".join(f"{bt.TimeFrame.getname(tf, c)} x {c}" for tf, c in MAP_TIMEFRAME)
-        raise ValueError(
+        raise InvalidRequest(
             f"no MT5 period for timeframe={names} compression={compression}; use one of: {valid} "
             "(other sizes: resample an M1 feed with cerebro.resampledata)"
         ) from None
@@ -233,20 +236,26 @@ def size_to_volume(size: float, symbol: Any, *, in_lots: bool) -> float:
         in_lots: whether ``size`` is already in lots.
 
     Raises:
-        ValueError: the volume is below the minimum, above the maximum or not a multiple of the step.
+        InvalidRequest: the size is not a finite number, or the volume is below the minimum, above the
+            maximum or not a multiple of the step (``retcode`` 10014, as the client would refuse it).
     """
+    if isinstance(size, bool) or not isinstance(size, int | float) or not math.isfinite(size):
+        raise InvalidRequest(f"order size {size!r} is not a finite number", retcode=RETCODE_INVALID_VOLUME)
     lots = abs(size) if in_lots else abs(size) / contract_size(symbol)
     vmin, vmax = float(symbol.volume_min or 0.0), float(symbol.volume_max or 0.0)
     step = float(symbol.volume_step or 0.0)
     if lots <= 0 or (vmin and lots < vmin - 1e-12):
-        raise ValueError(f"volume {lots:g} lots is below the symbol minimum {vmin:g}")
+        raise InvalidRequest(f"volume {lots:g} lots is below the symbol minimum {vmin:g}",
+                             retcode=RETCODE_INVALID_VOLUME)
     if step > 0:
         steps = round(lots / step)
         if abs(steps * step - lots) > step * 1e-6:
-            raise ValueError(f"volume {lots:g} lots is not a multiple of the volume step {step:g}")
+            raise InvalidRequest(f"volume {lots:g} lots is not a multiple of the volume step {step:g}",
+                                 retcode=RETCODE_INVALID_VOLUME)
         lots = round(steps * step, 8)
     if vmax and lots > vmax + 1e-12:
-        raise ValueError(f"volume {lots:g} lots is above the symbol maximum {vmax:g}")
+        raise InvalidRequest(f"volume {lots:g} lots is above the symbol maximum {vmax:g}",
+                             retcode=RETCODE_INVALID_VOLUME)
     return lots
 
 

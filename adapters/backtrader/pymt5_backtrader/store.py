@@ -67,6 +67,33 @@ class _LoopThread:
             self.loop.close()
 
 
+def _checked(url: object, login: object, password: object, *, otp: object = None, timeout: object = 30.0,
+             client_kwargs: object = None, client_factory: object = None, **_: object) -> tuple[str, int]:
+    """Check the store's parameters before anything connects; return its registry key.
+
+    Raises:
+        pymt5_core.errors.InvalidRequest: a parameter of the wrong type or out of range.
+    """
+    from pymt5_core._validate import check_login, check_seconds, check_url
+    from pymt5_core.errors import InvalidRequest
+
+    if client_factory is None:
+        check_url(url)
+    elif not isinstance(url, str) or not url:
+        raise InvalidRequest("url must be a non-empty str")
+    key = (str(url), check_login(login))
+    if not isinstance(password, str):
+        raise InvalidRequest(f"password must be a str, not {type(password).__name__}")
+    if otp is not None and not isinstance(otp, str):
+        raise InvalidRequest(f"otp must be a str, not {type(otp).__name__}")
+    check_seconds(timeout, "timeout")
+    if client_kwargs is not None and not isinstance(client_kwargs, dict):
+        raise InvalidRequest("client_kwargs must be a dict of MT5Client keyword arguments")
+    if client_factory is not None and not callable(client_factory):
+        raise InvalidRequest("client_factory must be callable")
+    return key
+
+
 class FeedSpec:
     """What one feed asks the store for (kept so the same request can be replayed after a reconnect).
 
@@ -118,7 +145,7 @@ class MT5Store:
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __new__(cls, url: str, login: int, password: str = "", **kwargs: Any) -> MT5Store:
-        key = (str(url), int(login))
+        key = _checked(url, login, password, **kwargs)
         with cls._registry_lock:
             store = cls._registry.get(key)
             if store is None:
@@ -133,7 +160,7 @@ class MT5Store:
         if self._initialized:
             return
         self._initialized = True
-        self.url, self.login, self._password, self._otp = str(url), int(login), password, otp
+        self.url, self.login, self._password, self._otp = str(url), int(login), password, otp  # checked in __new__
         self.timeout = timeout
         self.reconnect = reconnect
         self.client_kwargs = dict(client_kwargs or {})

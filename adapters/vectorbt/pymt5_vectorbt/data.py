@@ -6,7 +6,7 @@ import inspect
 import os
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from vectorbt.utils import checks
 from vectorbt.utils.datetime_ import get_utc_tz, to_tzaware_datetime
 
+from pymt5_core._validate import check_login, check_url
 from pymt5_core.download import download as core_download
 from pymt5_core.download import download_async as core_download_async
 from pymt5_core.errors import InvalidRequest
@@ -98,6 +99,8 @@ class MT5Data(vbt.Data):
             _check_args(cls.select_symbol_kwargs(symbol, kwargs))
         data = {}
         with _session(client, connection) as session, _progress(symbols, show_progress, tqdm_kwargs) as bar:
+            if hasattr(session, "symbols"):
+                _require_known(symbols, session.symbols())
             for symbol in bar:
                 bar.set_description(str(symbol))
                 data[symbol] = cls.download_symbol(
@@ -130,6 +133,8 @@ class MT5Data(vbt.Data):
         for symbol in symbols:
             _check_args(cls.select_symbol_kwargs(symbol, kwargs))
         data = {}
+        if hasattr(client, "symbols"):
+            _require_known(symbols, await client.symbols())
         with _progress(symbols, show_progress, tqdm_kwargs) as bar:
             for symbol in bar:
                 bar.set_description(str(symbol))
@@ -158,9 +163,9 @@ class MT5Data(vbt.Data):
             timeframe: ``"1m"``, ``"5m"``, ``"15m"``, ``"30m"``, ``"1h"``, ``"4h"``, ``"1d"``, ``"1w"``,
                 ``"1M"`` or an MT5 name such as ``"H4"``; see :func:`~pymt5_vectorbt.parsing.parse_timeframe`.
             start, end: anything ``vectorbt.utils.datetime_.to_tzaware_datetime`` parses ("1 year ago UTC",
-                a Timestamp, Unix seconds, ...). ``end=None`` is the server's now (UTC now plus the server's
-                time offset: MT5 labels bars in server time); ``start=None`` is ``pymt5_core.download``'s
-                default (1000 bars, at least a week, before ``end``).
+                a Timestamp, Unix seconds, ...). ``end=None`` is the server's now (the client's
+                ``server_time`` once known, else UTC now plus the server's time offset); ``start=None`` is
+                ``pymt5_core.download``'s default (1000 bars, at least a week, before ``end``).
             client: a logged-in ``MT5ClientSync``; without one, a session is opened from ``connection``.
             show_progress: let ``pymt5_core.download`` show its chunk bar on long downloads.
             cache_dir: keep bars in Parquet files there and fetch only what is missing.
@@ -297,11 +302,18 @@ class MT5Data(vbt.Data):
 
 
 def _symbol_list(symbols: Hashable | Sequence[Hashable]) -> list[Hashable]:
-    if checks.is_hashable(symbols):
-        return [symbols]
-    if not checks.is_sequence(symbols):
-        raise TypeError("symbols must be a hashable or a sequence of hashables")
-    return list(symbols)  # type: ignore[arg-type]
+    names = [symbols] if checks.is_hashable(symbols) else symbols if checks.is_sequence(symbols) else None
+    if not names or not all(isinstance(s, str) and s.strip() for s in names):  # type: ignore[union-attr]
+        raise InvalidRequest(f"symbols must be a symbol name or a list of names, not {symbols!r}")
+    return list(names)  # type: ignore[arg-type]
+
+
+def _require_known(symbols: list[Hashable], known: Any) -> None:
+    """Refuse unknown symbols before the first one is downloaded."""
+    names = {s.name for s in known}
+    unknown = [str(s) for s in symbols if s not in names]
+    if unknown:
+        raise InvalidRequest(f"unknown symbol{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
 
 
 def _progress(symbols: list[Hashable], show: bool, tqdm_kwargs: dict[str, Any] | None) -> Any:
@@ -339,6 +351,8 @@ def _parse_range(start: DatetimeLike | None, end: DatetimeLike | None) -> tuple[
 
 
 def _to_utc(value: DatetimeLike, what: str) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, str | int | float | datetime | date | np.datetime64):
+        raise InvalidRequest(f"{what}: expected a date/time, not {type(value).__name__}")
     try:
         return to_tzaware_datetime(value, tz=get_utc_tz())
     except (ValueError, TypeError, OverflowError) as exc:
@@ -389,9 +403,10 @@ def _session(client: Any, connection: dict[str, Any]) -> Iterator[Any]:
     if login is None or password is None:
         raise InvalidRequest('no credentials: pass login= and password=, or set vbt.settings.data["mt5"]')
     try:
-        account = int(login)
-    except ValueError:
+        account = check_login(login)
+    except InvalidRequest:
         raise InvalidRequest(f"login must be an account number, not {login!r}") from None
+    check_url(url)
     own = _connect(url, account, password, options)
     try:
         yield own

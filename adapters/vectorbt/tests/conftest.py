@@ -68,9 +68,8 @@ class SimThread:
         self.run(self.server.advance(int(delta.total_seconds() * 1000)))
 
     def close(self) -> None:
-        # Bounded: MT5ClientSync.close() stops its loop before the WebSocket close handshake is done, and
-        # the server then waits for those half-open connections (reported to the client's owner).
-        # When that happens the loop is left running on its daemon thread rather than torn down mid-task.
+        # Bounded, so that a client that did not close its connection cannot hang the suite: the loop is
+        # then left running on its daemon thread rather than torn down mid-task.
         future = asyncio.run_coroutine_threadsafe(self.server.close(), self.loop)
         try:
             future.result(timeout=3)
