@@ -58,8 +58,9 @@ class StateMirror:
 
     Args:
         emit: receives every event the mirror produces.
-        listening: tells whether anybody receives events of a type; account updates, whose changed fields
-            take two full account computations, are only worked out when it says yes.
+        listening: tells whether anybody receives events of a type; account updates (whose changed fields
+            take two full account computations) and trade transactions are only built when it says yes.
+            Order lifecycle events are always built: :meth:`order_log` keeps them.
 
     Read views (``positions``, ``orders``, ``history_orders``, ``deals``) are read-only mappings that
     follow the mirror; :attr:`account` and :meth:`valued_positions` compute the derived values on read.
@@ -206,22 +207,22 @@ class StateMirror:
         for ticket, old in list(self._positions.items()):
             if ticket not in new_positions:
                 del self._positions[ticket]
-                self._emit(TradeTransaction(_T.POSITION, position=dataclasses.replace(old, volume=0.0, volume_wire=0)))
+                self._transaction(_T.POSITION, position=dataclasses.replace(old, volume=0.0, volume_wire=0))
         for ticket, pos in new_positions.items():
             if self._positions.get(ticket) != pos:
                 self._positions[ticket] = pos
-                self._emit(TradeTransaction(_T.POSITION, position=pos))
+                self._transaction(_T.POSITION, position=pos)
         new_orders = {o.ticket: o for o in map(Order.from_wire, orders)}
         for ticket, old_order in list(self._orders.items()):
             if ticket not in new_orders:
                 del self._orders[ticket]
-                self._emit(TradeTransaction(_T.ORDER_DELETE, order=old_order))
+                self._transaction(_T.ORDER_DELETE, order=old_order)
                 self._lifecycle(old_order, old_order, history=False, removed=True)
         for ticket, order in new_orders.items():
             previous = self._orders.get(ticket)
             if previous != order:
                 self._orders[ticket] = order
-                self._emit(TradeTransaction(_T.ORDER_UPDATE if previous else _T.ORDER_ADD, order=order))
+                self._transaction(_T.ORDER_UPDATE if previous else _T.ORDER_ADD, order=order)
                 self._lifecycle(order, previous, history=False)
 
     def add_history(self, deals: Iterable[Mapping[str, Any]], orders: Iterable[Mapping[str, Any]]) -> None:
@@ -293,7 +294,7 @@ class StateMirror:
         if u.transaction_type == 2:
             if table.pop(order.ticket, None) is None:
                 return
-            self._emit(TradeTransaction(kind, order=order))
+            self._transaction(kind, order=order)
             if not history:
                 self._lifecycle(order, previous, history=False, removed=True)
             return
@@ -302,8 +303,13 @@ class StateMirror:
         if previous == order:
             return
         table[order.ticket] = order
-        self._emit(TradeTransaction(kind, order=order))
+        self._transaction(kind, order=order)
         self._lifecycle(order, previous, history=history)
+
+    def _transaction(self, kind: TransactionType, *, order: Order | None = None, deal: Deal | None = None,
+                     position: Position | None = None) -> None:
+        if self._listening(TradeTransaction):  # nobody listening is common: then no event is built
+            self._emit(TradeTransaction(kind, order, deal, position))
 
     def _lifecycle(self, order: Order, previous: Order | None, *, history: bool, removed: bool = False) -> None:
         log = self._log.setdefault(order.ticket, [])
@@ -341,17 +347,17 @@ class StateMirror:
             if pos.volume_wire <= 0:
                 return False
             self._positions[pos.ticket] = pos
-            self._emit(TradeTransaction(_T.POSITION, position=pos))
+            self._transaction(_T.POSITION, position=pos)
             return True
         if pos.volume_wire > 0:
             if existing != pos:
                 if ticket != pos.ticket:
                     del self._positions[ticket]
                 self._positions[pos.ticket] = pos
-                self._emit(TradeTransaction(_T.POSITION, position=pos))
+                self._transaction(_T.POSITION, position=pos)
         else:
             del self._positions[ticket]
-            self._emit(TradeTransaction(_T.POSITION, position=pos))
+            self._transaction(_T.POSITION, position=pos)
         return True
 
     def _apply_deal_record(self, record: Mapping[str, Any], transaction_type: int) -> None:
@@ -371,9 +377,9 @@ class StateMirror:
                 if mark.frozen is None:
                     mark.frozen = self.known_deals(mark)
             del self._deals[deal.ticket]
-            self._emit(TradeTransaction(_T.DEAL_DELETE, deal=deal))
+            self._transaction(_T.DEAL_DELETE, deal=deal)
             return
         else:
             return
         self._deals[deal.ticket] = deal
-        self._emit(TradeTransaction(_DEAL_KIND[transaction_type], deal=deal))
+        self._transaction(_DEAL_KIND[transaction_type], deal=deal)

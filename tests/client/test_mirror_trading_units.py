@@ -107,6 +107,21 @@ def test_account_updates_are_worked_out_only_for_listeners() -> None:
     assert update.account.balance == 800.0 and update.changed == {"balance", "equity", "margin_free"}
 
 
+def test_trade_transactions_are_built_only_for_listeners_and_the_order_log_always() -> None:
+    events: list[Event] = []
+    listening: set[type[Event]] = set()
+    m = StateMirror(events.append, lambda event_type: event_type in listening)
+    m.reset(1, account_body(), [], [])
+    m.apply_trade_update([OrderUpdate(0, 0, order(40))])
+    m.apply_trade_update([DealUpdate(0, deal(41, 9), position(9, 0.1), balance=900.0)])
+    assert not any(isinstance(e, TradeTransaction) for e in events)
+    assert [e.state for e in m.order_log(40)] == [1] and 9 in m.positions and 41 in m.deals
+    listening.add(TradeTransaction)
+    m.apply_trade_update([OrderUpdate(0, 2, order(40, state=4)), OrderUpdate(1, 0, order(40, state=4))])
+    types = [e.type for e in events if isinstance(e, TradeTransaction)]
+    assert types == [TransactionType.ORDER_DELETE, TransactionType.HISTORY_ADD]
+
+
 def test_position_found_by_symbol_when_the_id_is_zero_and_removed_at_volume_zero(mirror) -> None:
     m, _ = mirror
     m.apply_trade_update([DealUpdate(1, deal(0, 0), position(8, 0.3))])
