@@ -324,12 +324,14 @@ class StateMirror:
 
     def _apply_deal(self, u: DealUpdate) -> None:
         if u.transaction_type == 0:
-            before = self._account_before()
-            self._as_sent = None
-            self._money.update(balance=u.balance, credit=u.credit, acc_profit=u.acc_profit,
-                               commission_daily=u.commission_daily, commission_monthly=u.commission_monthly)
-            if self._body is not None:
-                self._account_changed(before)
+            money = dict(zip(_MONEY, (u.balance, u.credit, u.acc_profit, u.commission_daily, u.commission_monthly),
+                             strict=True))
+            if money != self._money:  # an opening deal usually leaves the money (and the cached account) as it was
+                before = self._account_before()
+                self._as_sent = None
+                self._money.update(money)
+                if self._body is not None:
+                    self._account_changed(before)
         if u.position.get("trade_symbol") or u.deal.get("trade_symbol"):
             for record in (u.position, *u.positions):
                 if not self._apply_position(record):
