@@ -127,7 +127,12 @@ class Layout:
         """Encode one record from a mapping of field name to value; missing fields are zero."""
         if not self.index.keys() >= values.keys():
             raise EncodeError(f"{self.name}: unknown fields {sorted(set(values) - set(self.index))}")
-        return self.pack([values.get(n) for n in self.fields])
+        get = values.get
+        out = [to_wire(get(n)) for n, to_wire in zip(self.fields, self._converters, strict=True)]
+        try:
+            return self._struct.pack(*out)
+        except struct.error as exc:  # pragma: no cover - _to_wire checks first
+            raise EncodeError(f"{self.name}: {exc}") from exc
 
     def unpack(self, data: bytes | bytearray | memoryview, offset: int = 0) -> list[Any]:
         """Decode one record starting at ``offset``.

@@ -106,12 +106,8 @@ def read_history(body: bytes | bytearray | memoryview) -> tuple[npt.NDArray[Any]
 
 
 def build_trade_request(values: Mapping[str, Any]) -> bytes:
-    """Command 12 payload from TradeRequest fields; symbol and comment are cut to 32 units."""
-    v = dict(values)
-    for name in ("trade_symbol", "comment"):
-        if isinstance(v.get(name), str):
-            v[name] = v[name][:32]
-    return _REQUEST.pack_dict(v)
+    """Command 12 payload from TradeRequest fields; symbol and comment are cut to 32 units (by the text fields)."""
+    return _REQUEST.pack_dict(values)
 
 
 def read_trade_request(payload: bytes | bytearray | memoryview) -> Record:
