@@ -1,6 +1,6 @@
 """Client benchmarks against the simulator over loopback; every figure is printed with its target ratio.
 
-Run: ``python benchmarks/bench_client.py``.
+Run: ``python benchmarks/bench_client.py [bars] [ticks] [orders]`` (default: all).
 
 (a) bars: 1,000,000 M1 bars downloaded into a DataFrame (paged command 11 requests, decrypt, decode,
     convert) against the floor of the same work: AES-decrypting the same pages and ``frombuffer`` of the
@@ -21,6 +21,7 @@ import contextlib
 import gc
 import statistics
 import struct
+import sys
 import time
 import tracemalloc
 from collections import deque
@@ -375,13 +376,14 @@ async def bench_orders() -> None:
     ratio_line("(c) client side vs same frames echo", client_p50, shaped_p50, "for reference", "ms")
 
 
-async def main() -> None:
+async def main(parts: list[str]) -> None:
     print(f"pymt5-core client benchmarks ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
-    await bench_bars()
-    await bench_ticks()
-    await bench_orders()
+    benches = {"bars": bench_bars, "ticks": bench_ticks, "orders": bench_orders}
+    for name, bench in benches.items():
+        if not parts or name in parts:
+            await bench()
 
 
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        asyncio.run(main(sys.argv[1:]))

@@ -1222,13 +1222,12 @@ class MT5Client:
         if frame.code:
             return
         echo, res = read_trade_result(frame.body)
-        pending = self._pending.get(int(echo["action_id"]))
-        result = TradeResult(
-            retcode=int(res["retcode"]), deal=int(res["deal"]), order=int(res["trade_order"]),
-            volume=int(res["volume"]) / LOTS_SCALE, price=float(res["price"]), bid=float(res["bid"]),
-            ask=float(res["ask"]), comment=str(res["comment"]), request_id=int(echo["action_id"]),
-            request=pending.request if pending else None, last=float(res["last"]),
-            final=Retcode.is_final(int(res["retcode"])),
+        action_id, retcode = echo["action_id"], res["retcode"]
+        pending = self._pending.get(action_id)
+        result = TradeResult(  # positional, in field order (the decoded values are Python ints and floats)
+            retcode, res["deal"], res["trade_order"], res["volume"] / LOTS_SCALE, res["price"], res["bid"],
+            res["ask"], res["comment"], action_id, pending.request if pending else None, res["last"],
+            Retcode.is_final(retcode),
         )
         self._emit(result)
         if pending is not None and result.final and not pending.future.done():

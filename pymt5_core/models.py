@@ -239,10 +239,6 @@ class AccountInfo:
 # --- trading records --------------------------------------------------------------------------------
 
 
-def _ms(seconds: int, millis: int) -> int:
-    return int(seconds) * 1000 + int(millis)
-
-
 @dataclass(frozen=True, slots=True)
 class Position:
     """An open position (SPEC §6.4). ``profit`` and ``price_current`` are recomputed from ticks."""
@@ -275,8 +271,8 @@ class Position:
     @classmethod
     def from_wire(cls, r: Mapping[str, Any]) -> Position:
         """Build from a decoded Position record."""
-        created = _ms(r["time_create"], r["time_create_ms"])
-        updated = _ms(r["time_update"], r["time_update_ms"])
+        created = int(r["time_create"]) * 1000 + int(r["time_create_ms"])
+        updated = int(r["time_update"]) * 1000 + int(r["time_update_ms"])
         time = ms_to_datetime(created)
         ticket, volume = int(r["position_id"]), int(r["trade_volume"])
         # Positional, in field order: keywords cost more than the rest of this method on the push 10 path.
@@ -324,8 +320,8 @@ class Order:
     @classmethod
     def from_wire(cls, r: Mapping[str, Any]) -> Order:
         """Build from a decoded Order record."""
-        setup = _ms(r["time_setup"], r["time_setup_ms"])
-        done = _ms(r["time_done"], r["time_done_ms"]) if r["time_done"] else 0
+        setup = int(r["time_setup"]) * 1000 + int(r["time_setup_ms"])
+        done = int(r["time_done"]) * 1000 + int(r["time_done_ms"]) if r["time_done"] else 0
         time_setup = ms_to_datetime(setup)
         volume = int(r["volume_initial"])
         # Positional, in field order: keywords cost more than the rest of this method on the push 10 path.
@@ -365,7 +361,7 @@ class Deal:
     @classmethod
     def from_wire(cls, r: Mapping[str, Any]) -> Deal:
         """Build from a decoded Deal record."""
-        created = _ms(r["time_create"], r["time_create_ms"])
+        created = int(r["time_create"]) * 1000 + int(r["time_create_ms"])
         # Positional, in field order: keywords cost more than the rest of this method on the push 10 path.
         return cls(
             int(r["deal"]), int(r["trade_order"]), str(r["trade_symbol"]), int(r["trade_action"]), int(r["entry"]),

@@ -246,7 +246,7 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
         ProtocolError: a deal-kind record or its arrays run past the end.
     """
     out: list[TradeUpdate] = []
-    if len(body) < 4 or read_u32(body, 0, "trade update") != DEAL_KIND:
+    if len(body) < 4 or _U32.unpack_from(body)[0] != DEAL_KIND:
         size, previous, order = _TU_ORDER.size, None, {}
         for pos in range(0, len(body) - size + 1, size):
             mask, tid, ttype = _TU_HEAD.unpack_from(body, pos)
@@ -280,7 +280,7 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
 
 def _trailing(layout: Layout, body: bytes | bytearray | memoryview, pos: int) -> tuple[list[Record], int]:
     """A trailing array of a deal-kind record; the usual empty one skips the vectorized decoder."""
-    if read_u32(body, pos, f"{layout.name} array") == 0:
+    if pos + 4 <= len(body) and not _U32.unpack_from(body, pos)[0]:
         return [], pos + 4
     array, pos = read_counted(layout, body, pos)
     return records(array), pos
