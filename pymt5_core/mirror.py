@@ -162,20 +162,16 @@ class StateMirror:
         free_base = equity - max(profit, 0.0) if main["margin_free_profit_mode"] else equity
         digits = int(main["currency_digits"]) or 2
         rights = int(main["rights"])
+        # Positional, in field order: the keywords of 29 fields cost a third of this method.
         return AccountInfo(
-            login=self.login, trade_mode=int(main["account_type"]), name=str(main["account_name"]),
-            server=str(main["server_name"]), company=str(main["company"]), currency=str(main["account_currency"]),
-            currency_digits=digits, leverage=leverage, balance=money["balance"], credit=money["credit"],
-            profit=round(profit, digits), equity=round(equity, digits), margin=round(margin, digits),
-            margin_free=round(free_base - margin, digits),
-            margin_level=round(equity / margin * 100.0, 2) if margin else 0.0,
-            margin_so_call=float(main["margin_so_call"]), margin_so_so=float(main["margin_so_so"]),
-            margin_so_mode=int(main["margin_so_mode"]), margin_mode=int(main["margin_mode"]),
-            margin_free_mode=int(main["margin_free_mode"]), rights=rights,
-            trade_allowed=not rights & (4 | 8 | 512), server_build=int(main["server_build"]),
-            server_time_offset=int(main["timezone_shift"]) + 3600 * int(main["daylightmode"]),
-            commission_daily=money["commission_daily"], commission_monthly=money["commission_monthly"],
-            acc_profit=money["acc_profit"], symbols_count=body.symbols_count, otp_status=int(main["otp_status"]),
+            self.login, int(main["account_type"]), str(main["account_name"]), str(main["server_name"]),
+            str(main["company"]), str(main["account_currency"]), digits, leverage, money["balance"], money["credit"],
+            round(profit, digits), round(equity, digits), round(margin, digits), round(free_base - margin, digits),
+            round(equity / margin * 100.0, 2) if margin else 0.0, float(main["margin_so_call"]),
+            float(main["margin_so_so"]), int(main["margin_so_mode"]), int(main["margin_mode"]),
+            int(main["margin_free_mode"]), rights, not rights & (4 | 8 | 512), int(main["server_build"]),
+            int(main["timezone_shift"]) + 3600 * int(main["daylightmode"]), money["commission_daily"],
+            money["commission_monthly"], money["acc_profit"], body.symbols_count, int(main["otp_status"]),
         )
 
     # --- snapshots ------------------------------------------------------------------------------

@@ -107,6 +107,24 @@ def test_account_updates_are_worked_out_only_for_listeners() -> None:
     assert update.account.balance == 800.0 and update.changed == {"balance", "equity", "margin_free"}
 
 
+def test_account_fields_come_from_their_record_fields() -> None:
+    main = record("AccountMain", account_type=2, account_name="Name", server_name="Server", company="Company",
+                  account_currency="EUR", currency_digits=3, margin_leverage=30, balance=1500.5, credit=20.25,
+                  margin_so_call=80.0, margin_so_so=40.0, margin_so_mode=1, margin_mode=0, margin_free_mode=2,
+                  rights=8, server_build=4321, timezone_shift=7200, daylightmode=1, commission_daily=1.5,
+                  commission_monthly=2.5, acc_profit=3.5, otp_status=6)
+    m = StateMirror()
+    m.reset(77, AccountBody(main=main, trade_settings=[NEUTRAL_TRADE_SETTINGS], symbols_count=12), [], [])
+    assert dataclasses.asdict(m.account_as_sent) == {
+        "login": 77, "trade_mode": 2, "name": "Name", "server": "Server", "company": "Company", "currency": "EUR",
+        "currency_digits": 3, "leverage": 30, "balance": 1500.5, "credit": 20.25, "profit": 0.0, "equity": 1520.75,
+        "margin": 0.0, "margin_free": 1520.75, "margin_level": 0.0, "margin_so_call": 80.0, "margin_so_so": 40.0,
+        "margin_so_mode": 1, "margin_mode": 0, "margin_free_mode": 2, "rights": 8, "trade_allowed": False,
+        "server_build": 4321, "server_time_offset": 10800, "commission_daily": 1.5, "commission_monthly": 2.5,
+        "acc_profit": 3.5, "symbols_count": 12, "otp_status": 6,
+    }
+
+
 def test_trade_transactions_are_built_only_for_listeners_and_the_order_log_always() -> None:
     events: list[Event] = []
     listening: set[type[Event]] = set()
