@@ -1,6 +1,6 @@
 """Client benchmarks against the simulator over loopback; every figure is printed with its target ratio.
 
-Run: ``python benchmarks/bench_client.py [bars] [ticks] [orders]`` (default: all).
+Run: ``python benchmarks/bench_client.py``.
 
 (a) bars: 1,000,000 M1 bars downloaded into a DataFrame (paged command 11 requests, decrypt, decode,
     convert) against the floor of the same work: AES-decrypting the same pages and ``frombuffer`` of the
@@ -377,6 +377,7 @@ async def bench_orders() -> None:
 
 
 async def main(parts: list[str]) -> None:
+    """Run the benchmarks named on the command line (``bars``, ``ticks``, ``orders``), all by default."""
     print(f"pymt5-core client benchmarks ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
     benches = {"bars": bench_bars, "ticks": bench_ticks, "orders": bench_orders}
     for name, bench in benches.items():
