@@ -29,6 +29,7 @@ from typing import Any
 from pymt5_core.client import MT5Client
 from pymt5_core.session import Transport, websocket_connector
 from pymt5_core.sim import SimServer, VirtualClock
+from pymt5_core.wire.enums import Command
 
 NOW_MS = int(datetime(2026, 11, 18, 12, tzinfo=UTC).timestamp() * 1000)
 ROUNDS = 2_000
@@ -36,10 +37,10 @@ ECHOES = 2_000
 
 
 class ReplayTransport:
-    """A websockets connection that can be switched to answering every message from a script (benchmark only).
+    """A websockets connection that can answer every message from a script instead (benchmark only).
 
-    While ``script`` is None, messages go to the real connection; recorded answers are kept in ``heard``.
-    Once a script is set, ``send`` queues the script's next answers and ``recv`` hands them out.
+    Outside a replay, messages go to the real connection and the answers are kept in ``heard``. During a
+    replay, ``send`` queues the script's next answers and ``recv`` hands them out, with no socket involved.
     """
 
     def __init__(self, inner: Transport) -> None:
@@ -47,29 +48,42 @@ class ReplayTransport:
         self.heard: list[bytes] = []
         self.script: deque[list[bytes]] | None = None
         self.queue: deque[bytes] = deque()
-        self.waiter: asyncio.Future[None] | None = None
-        self.switch: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def replay(self, script: deque[list[bytes]] | None) -> None:
+        """Answer from ``script`` from now on (None: from the real connection again)."""
+        self.script = script
+        self._wake()
+
+    def _wake(self) -> None:
+        if not self.wake.done():
+            self.wake.set_result(None)
 
     async def send(self, message: bytes) -> None:
         if self.script is None:
             await self.inner.send(message)
             return
         self.queue.extend(self.script.popleft())
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
+        self._wake()
 
     async def recv(self) -> bytes | str:
-        if self.script is None:
+        while not self.queue:
+            if self.wake.done():
+                self.wake = asyncio.get_running_loop().create_future()
+            if self.script is not None:
+                await self.wake
+                continue
             real = asyncio.ensure_future(self.inner.recv())
-            done, _ = await asyncio.wait({real, self.switch}, return_when=asyncio.FIRST_COMPLETED)
-            if real in done:
+            try:
+                await asyncio.wait({real, self.wake}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                real.cancel()
+                raise
+            if real.done():
                 message = real.result()
                 self.heard.append(message if isinstance(message, bytes) else b"")
                 return message
             real.cancel()  # websockets' recv() is cancellation-safe: nothing is lost
-        while not self.queue:
-            self.waiter = asyncio.get_running_loop().create_future()
-            await self.waiter
         return self.queue.popleft()
 
     async def close(self) -> None:
@@ -98,7 +112,8 @@ async def echo_p50(n: int) -> float:
     return statistics.median(samples)
 
 
-async def replay_orders(rounds: int, profile: bool) -> list[float]:
+async def replay(rounds: int, profile: bool) -> dict[str, list[float]]:
+    """Samples (seconds) of a replayed buy, close and keep-alive request; see the module docstring."""
     async with SimServer(seed=1, clock=VirtualClock.manual(NOW_MS)) as sim:
         transports: list[ReplayTransport] = []
         real = websocket_connector(sim.url, origin="https://127.0.0.1", ssl=None, open_timeout=10.0)
@@ -116,51 +131,64 @@ async def replay_orders(rounds: int, profile: bool) -> list[float]:
             await client.close(result.order)
         transport = transports[-1]
         action_id = client._action_id
-        transport.heard.clear()
-        result = await client.buy("EURUSD", 0.01)
-        buy = list(transport.heard)
-        transport.heard.clear()
-        await client.close(result.order)
-        close = list(transport.heard)
-        ticket = result.order
-        assert len(buy) == len(close) == 5, (len(buy), len(close))
-        transport.script = deque()
-        transport.switch.set_result(None)
+        recorded = []
+        for step in ("buy", "close", "ping"):
+            transport.heard.clear()
+            if step == "buy":
+                result = await client.buy("EURUSD", 0.01)
+            elif step == "close":
+                await client.close(result.order)
+            else:
+                await client.session.request(Command.PING)
+            recorded.append(list(transport.heard))
+        buy, close, ping = recorded
+        assert (len(buy), len(close), len(ping)) == (5, 5, 1), recorded
+        script: deque[list[bytes]] = deque()
+        transport.replay(script)
         mirror = client.mirror
-        samples: list[float] = []
+        samples: dict[str, list[float]] = {"buy": [], "close": [], "ping": []}
         profiler = cProfile.Profile() if profile else None
         for _ in range(rounds):
-            mirror._history_orders.clear()
+            mirror._history_orders.clear()  # the replayed tickets come back each round: forget the last round
             mirror._deals.clear()
             mirror._log.clear()
             client._action_id = action_id
-            transport.script.extend([buy, close])
+            script.extend([buy, close, ping])
             if profiler:
                 profiler.enable()
             start = time.perf_counter()
-            result = await client.buy("EURUSD", 0.01)
-            middle = time.perf_counter()
-            await client.close(result.order)
-            end = time.perf_counter()
+            placed = await client.buy("EURUSD", 0.01)
+            bought = time.perf_counter()
+            await client.close(placed.order)
+            closed = time.perf_counter()
+            await client.session.request(Command.PING)
+            pinged = time.perf_counter()
             if profiler:
                 profiler.disable()
-            assert result.order == ticket and not mirror.positions
-            samples += [middle - start, end - middle]
-        transport.script = None
+            assert placed.order == result.order and not mirror.positions
+            samples["buy"].append(bought - start)
+            samples["close"].append(closed - bought)
+            samples["ping"].append(pinged - closed)
+        transport.replay(None)
         if profiler:
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(45)
-        for task in client.session._link._tasks if client.session._link else ():
-            task.cancel()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+        await client.disconnect()
         return samples
 
 
+def line(name: str, seconds: float, echo: float) -> None:
+    print(f"{name:<58} p50 {seconds * 1e6:7.1f} us  vs bare echo {echo * 1e6:5.1f} us  ratio {seconds / echo:5.2f}")
+
+
 async def main(profile: bool) -> None:
-    print(f"pymt5-core order path replay ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
+    print(f"pymt5-core order path replayed without sockets ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {ROUNDS} rounds)")
     echo = await echo_p50(ECHOES)
-    samples = await replay_orders(ROUNDS, profile)
-    order = statistics.median(samples)
-    print(f"one order through the replayed client path: p50 {order * 1e6:7.1f} us "
-          f"(min {min(samples) * 1e6:.1f} us) vs bare echo p50 {echo * 1e6:.1f} us: ratio {order / echo:.2f}")
+    samples = await replay(ROUNDS, profile)
+    p50 = {name: statistics.median(values) for name, values in samples.items()}
+    line("market order (buy: 1 up, 5 down)", p50["buy"], echo)
+    line("close of its position (1 up, 5 down)", p50["close"], echo)
+    line("either of them", statistics.median(samples["buy"] + samples["close"]), echo)
+    line("keep-alive request (1 up, 1 down: the session alone)", p50["ping"], echo)
 
 
 if __name__ == "__main__":
