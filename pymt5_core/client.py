@@ -1180,8 +1180,11 @@ class MT5Client:
 
     def _watch_position_symbols(self) -> None:
         watched, internal, symbols = self._watch, self._internal_watch, self._symbols
-        missing = {name for name in {p.symbol for p in self.mirror.positions.values()}
-                   if name not in internal and name not in watched and name in symbols}
+        missing: set[str] = set()
+        for position in self.mirror.positions.values():  # runs after every push 10: a plain loop, no new sets
+            name = position.symbol
+            if name not in internal and name not in watched and name in symbols:
+                missing.add(name)
         if missing and self.session.state is SessionState.READY:
             self._internal_watch |= missing
             self._spawn(self._load_full_and_watch(sorted(missing)))
