@@ -320,12 +320,14 @@ class StateMirror:
 
     def _apply_deal(self, u: DealUpdate) -> None:
         if u.transaction_type == 0:
-            money = dict(zip(_MONEY, (u.balance, u.credit, u.acc_profit, u.commission_daily, u.commission_monthly),
-                             strict=True))
-            if money != self._money:  # an opening deal usually leaves the money (and the cached account) as it was
+            m = self._money
+            # An opening deal usually leaves the money (and so the cached account) as it was.
+            if (u.balance != m["balance"] or u.credit != m["credit"] or u.acc_profit != m["acc_profit"]
+                    or u.commission_daily != m["commission_daily"] or u.commission_monthly != m["commission_monthly"]):
                 before = self._account_before()
                 self._as_sent = None
-                self._money.update(money)
+                m.update(balance=u.balance, credit=u.credit, acc_profit=u.acc_profit,
+                         commission_daily=u.commission_daily, commission_monthly=u.commission_monthly)
                 if self._body is not None:
                     self._account_changed(before)
         if u.position.get("trade_symbol") or u.deal.get("trade_symbol"):

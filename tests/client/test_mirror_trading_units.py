@@ -107,6 +107,21 @@ def test_account_updates_are_worked_out_only_for_listeners() -> None:
     assert update.account.balance == 800.0 and update.changed == {"balance", "equity", "margin_free"}
 
 
+def test_a_deal_push_with_unchanged_money_keeps_the_account_and_announces_nothing() -> None:
+    events: list[Event] = []
+    m = StateMirror(events.append, lambda event_type: True)
+    m.reset(1, account_body(balance=900.0), [], [])
+    cached = m.account_as_sent
+    events.clear()
+    m.apply_trade_update([DealUpdate(0, deal(50, 9), position(9, 0.1), balance=900.0)])
+    assert m.account_as_sent is cached and not any(isinstance(e, AccountUpdate) for e in events)
+    m.apply_trade_update([DealUpdate(0, deal(51, 9), position(9, 0.0), balance=900.0, commission_daily=-1.0)])
+    assert m.account_as_sent is not cached and m.account_as_sent is not None
+    assert m.account_as_sent.commission_daily == -1.0
+    (update,) = [e for e in events if isinstance(e, AccountUpdate)]
+    assert update.changed == {"commission_daily"}
+
+
 def test_account_fields_come_from_their_record_fields() -> None:
     main = record("AccountMain", account_type=2, account_name="Name", server_name="Server", company="Company",
                   account_currency="EUR", currency_digits=3, margin_leverage=30, balance=1500.5, credit=20.25,
