@@ -2,16 +2,20 @@
 
 Run: ``python benchmarks/bench_order_path.py [--profile]``.
 
-A client logs in to the simulator over loopback and records, for one ``buy`` and the ``close`` of its
-position, the encrypted messages the simulator answered with (the command 12 answer, three push 10 and push
-19 each, SPEC §8.8). The client's transport is then switched to a replay: every message the client sends is
-answered at once from the recording, and the client runs its whole path (checks, request packing,
-encryption, decryption, session dispatch, push decoding, mirror, events, the result) with no socket and no
-simulator in between. The same tickets come back on every replay, so the history tables the recording
-adds to are emptied between rounds (outside the timing), and the action id is rewound to the recorded one.
+A client logs in to the simulator over loopback and records, for one ``buy``, the ``close`` of its position
+and a keep-alive request, the encrypted messages the simulator answered with (for an order the command 12
+answer, three push 10 and push 19, SPEC §8.8). The client's transport is then switched to a replay: every
+message the client sends is answered at once from the recording, and the client runs its whole path
+(checks, request packing, encryption, the session's writer and reader tasks, decryption, dispatch, push
+decoding, mirror, events, the result) with no socket and no simulator in between. The same tickets come
+back on every round, so the history tables and order log the recording adds to are emptied between rounds
+(outside the timing), and the action id is rewound to the recorded one. (In the replay every opening deal
+changes the balance back, so the account the checks read is worked out for every order, not only after a
+close as against the simulator.)
 
-Printed: the p50 of one order (a buy or a close) through the replay, against the p50 of a bare WebSocket echo
-(256 bytes, 1 up and 1 down) on the same loopback in the same run, the baseline of ``bench_client.py`` (c).
+Printed: the p50 of each kind of request through the replay, against the p50 of a bare WebSocket echo
+(256 bytes, 1 up and 1 down, on loopback in the same run: the baseline of ``bench_client.py`` (c)). The
+keep-alive request shows what the session alone costs per request; ``--profile`` adds a cProfile listing.
 """
 
 from __future__ import annotations
