@@ -32,6 +32,7 @@ import gc
 import multiprocessing
 import statistics
 import struct
+import sys
 import time
 import tracemalloc
 from collections import deque
@@ -505,13 +506,15 @@ async def bench_orders() -> None:
     ratio_line("(c) client side vs same frames echo", client_p50, shaped_p50, "for reference", "ms")
 
 
-async def main() -> None:
+async def main(parts: list[str]) -> None:
+    """Run the benchmarks named on the command line (``bars``, ``ticks``, ``orders``), all by default."""
     print(f"pymt5-core client benchmarks ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
-    await bench_bars()
-    await bench_ticks()
-    await bench_orders()
+    benches = {"bars": bench_bars, "ticks": bench_ticks, "orders": bench_orders}
+    for name, bench in benches.items():
+        if not parts or name in parts:
+            await bench()
 
 
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        asyncio.run(main(sys.argv[1:]))

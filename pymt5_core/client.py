@@ -1290,8 +1290,11 @@ class MT5Client:
 
     def _watch_position_symbols(self) -> None:
         watched, internal, symbols = self._watch, self._internal_watch, self._symbols
-        missing = {name for name in {p.symbol for p in self.mirror.positions.values()}
-                   if name not in internal and name not in watched and name in symbols}
+        missing: set[str] = set()
+        for position in self.mirror.positions.values():  # runs after every push 10: a plain loop, no new sets
+            name = position.symbol
+            if name not in internal and name not in watched and name in symbols:
+                missing.add(name)
         if missing and self.session.state is SessionState.READY:
             self._internal_watch |= missing
             self._spawn(self._load_full_and_watch(sorted(missing)))
@@ -1332,13 +1335,12 @@ class MT5Client:
         if frame.code:
             return
         echo, res = read_trade_result(frame.body)
-        pending = self._pending.get(int(echo["action_id"]))
-        result = TradeResult(
-            retcode=int(res["retcode"]), deal=int(res["deal"]), order=int(res["trade_order"]),
-            volume=int(res["volume"]) / LOTS_SCALE, price=float(res["price"]), bid=float(res["bid"]),
-            ask=float(res["ask"]), comment=str(res["comment"]), request_id=int(echo["action_id"]),
-            request=pending.request if pending else None, last=float(res["last"]),
-            final=Retcode.is_final(int(res["retcode"])),
+        action_id, retcode = echo["action_id"], res["retcode"]
+        pending = self._pending.get(action_id)
+        result = TradeResult(  # positional, in field order (the decoded values are Python ints and floats)
+            retcode, res["deal"], res["trade_order"], res["volume"] / LOTS_SCALE, res["price"], res["bid"],
+            res["ask"], res["comment"], action_id, pending.request if pending else None, res["last"],
+            Retcode.is_final(retcode),
         )
         self._emit(result)
         if pending is not None and result.final and not pending.future.done():

@@ -177,6 +177,8 @@ def encode_str16(text: str, length: int) -> bytes:
 
 def decode_str16(raw: bytes | memoryview) -> str:
     """Decode a UTF-16LE field: code units up to the first zero unit or the end of the field."""
+    if raw[:2] == b"\0\0":  # empty: the most common text field value
+        return ""
     if len(raw) % 2:
         raw = raw[:-1]
     return _utf_16_le_decode(raw, "surrogatepass", True)[0].partition("\x00")[0]

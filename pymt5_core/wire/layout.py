@@ -32,6 +32,10 @@ from pymt5_core.wire.codec import (
 __all__ = ["Layout"]
 
 _TEXT = (FieldType.STR16, FieldType.STR8)
+#: What turns the struct value of a text or FILETIME field into its Python value.
+_DECODERS: dict[FieldType, Callable[[Any], Any]] = {
+    FieldType.STR16: decode_str16, FieldType.STR8: decode_str8, FieldType.TIME: filetime_to_unix_ms,
+}
 
 
 class Layout:
@@ -45,6 +49,7 @@ class Layout:
     __slots__ = (
         "_converters",
         "_decoded_dtype",
+        "_decoders",
         "_post",
         "_struct",
         "dtype",
@@ -79,6 +84,7 @@ class Layout:
         self._post: tuple[tuple[int, FieldType], ...] = tuple(
             (i, f.type) for i, f in enumerate(self.spec) if f.type in (*_TEXT, FieldType.TIME)
         )
+        self._decoders: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple((i, _DECODERS[t]) for i, t in self._post)
         self.dtype: np.dtype[Any] = np.dtype(
             {
                 "names": list(self.fields),
@@ -119,10 +125,14 @@ class Layout:
 
     def pack_dict(self, values: Mapping[str, Any]) -> bytes:
         """Encode one record from a mapping of field name to value; missing fields are zero."""
-        unknown = set(values) - set(self.index)
-        if unknown:
-            raise EncodeError(f"{self.name}: unknown fields {sorted(unknown)}")
-        return self.pack([values.get(n) for n in self.fields])
+        if not self.index.keys() >= values.keys():
+            raise EncodeError(f"{self.name}: unknown fields {sorted(set(values) - set(self.index))}")
+        get = values.get
+        out = [to_wire(get(n)) for n, to_wire in zip(self.fields, self._converters, strict=True)]
+        try:
+            return self._struct.pack(*out)
+        except struct.error as exc:  # pragma: no cover - _to_wire checks first
+            raise EncodeError(f"{self.name}: {exc}") from exc
 
     def unpack(self, data: bytes | bytearray | memoryview, offset: int = 0) -> list[Any]:
         """Decode one record starting at ``offset``.
@@ -137,14 +147,8 @@ class Layout:
             raise ProtocolError(f"{self.name}: negative offset")
         if len(data) - offset >= self.size:
             values = list(self._struct.unpack_from(data, offset))
-            for i, kind in self._post:
-                v = values[i]
-                if kind is FieldType.STR16:
-                    values[i] = decode_str16(v)
-                elif kind is FieldType.STR8:
-                    values[i] = decode_str8(v)
-                else:
-                    values[i] = filetime_to_unix_ms(v)
+            for i, decode in self._decoders:
+                values[i] = decode(values[i])
             return values
         return self._unpack_partial(data, offset)
 
@@ -273,13 +277,19 @@ def _decode_text_column(column: npt.NDArray[Any], field: Field) -> npt.NDArray[A
 
 
 def _converter(f: Field) -> Callable[[Any], Any]:
-    """``_to_wire`` for one field, with the common case (an int in range, a float for f64) done inline."""
+    """``_to_wire`` for one field, with the common cases (an int in range, a float for f64, a str for text,
+    None for a number) done inline."""
     general = functools.partial(_to_wire, f)
     if f.type in INTEGER_TYPES:
-        lo, hi = _INT_RANGES[f.type]
-        return lambda value: value if value.__class__ is int and lo <= value <= hi else general(value)
+        lo, hi, check = *_INT_RANGES[f.type], f.check_int
+        # A missing value (None, written as zero) is common in requests: it skips the general checks too.
+        return lambda value: (value if value.__class__ is int and lo <= value <= hi
+                              else 0 if value is None else check(value))
     if f.type is FieldType.F64:
-        return lambda value: value if value.__class__ is float else general(value)
+        return lambda value: value if value.__class__ is float else 0.0 if value is None else general(value)
+    if f.type in _TEXT:
+        encode, size = (encode_str16 if f.type is FieldType.STR16 else encode_str8), f.size
+        return lambda value: encode(value, size) if value.__class__ is str else general(value)
     return general
 
 

@@ -107,6 +107,54 @@ def test_account_updates_are_worked_out_only_for_listeners() -> None:
     assert update.account.balance == 800.0 and update.changed == {"balance", "equity", "margin_free"}
 
 
+def test_a_deal_push_with_unchanged_money_keeps_the_account_and_announces_nothing() -> None:
+    events: list[Event] = []
+    m = StateMirror(events.append, lambda event_type: True)
+    m.reset(1, account_body(balance=900.0), [], [])
+    cached = m.account_as_sent
+    events.clear()
+    m.apply_trade_update([DealUpdate(0, deal(50, 9), position(9, 0.1), balance=900.0)])
+    assert m.account_as_sent is cached and not any(isinstance(e, AccountUpdate) for e in events)
+    m.apply_trade_update([DealUpdate(0, deal(51, 9), position(9, 0.0), balance=900.0, commission_daily=-1.0)])
+    assert m.account_as_sent is not cached and m.account_as_sent is not None
+    assert m.account_as_sent.commission_daily == -1.0
+    (update,) = [e for e in events if isinstance(e, AccountUpdate)]
+    assert update.changed == {"commission_daily"}
+
+
+def test_account_fields_come_from_their_record_fields() -> None:
+    main = record("AccountMain", account_type=2, account_name="Name", server_name="Server", company="Company",
+                  account_currency="EUR", currency_digits=3, margin_leverage=30, balance=1500.5, credit=20.25,
+                  margin_so_call=80.0, margin_so_so=40.0, margin_so_mode=1, margin_mode=0, margin_free_mode=2,
+                  rights=8, server_build=4321, timezone_shift=7200, daylightmode=1, commission_daily=1.5,
+                  commission_monthly=2.5, acc_profit=3.5, otp_status=6)
+    m = StateMirror()
+    m.reset(77, AccountBody(main=main, trade_settings=[NEUTRAL_TRADE_SETTINGS], symbols_count=12), [], [])
+    assert dataclasses.asdict(m.account_as_sent) == {
+        "login": 77, "trade_mode": 2, "name": "Name", "server": "Server", "company": "Company", "currency": "EUR",
+        "currency_digits": 3, "leverage": 30, "balance": 1500.5, "credit": 20.25, "profit": 0.0, "equity": 1520.75,
+        "margin": 0.0, "margin_free": 1520.75, "margin_level": 0.0, "margin_so_call": 80.0, "margin_so_so": 40.0,
+        "margin_so_mode": 1, "margin_mode": 0, "margin_free_mode": 2, "rights": 8, "trade_allowed": False,
+        "server_build": 4321, "server_time_offset": 10800, "commission_daily": 1.5, "commission_monthly": 2.5,
+        "acc_profit": 3.5, "symbols_count": 12, "otp_status": 6,
+    }
+
+
+def test_trade_transactions_are_built_only_for_listeners_and_the_order_log_always() -> None:
+    events: list[Event] = []
+    listening: set[type[Event]] = set()
+    m = StateMirror(events.append, lambda event_type: event_type in listening)
+    m.reset(1, account_body(), [], [])
+    m.apply_trade_update([OrderUpdate(0, 0, order(40))])
+    m.apply_trade_update([DealUpdate(0, deal(41, 9), position(9, 0.1), balance=900.0)])
+    assert not any(isinstance(e, TradeTransaction) for e in events)
+    assert [e.state for e in m.order_log(40)] == [1] and 9 in m.positions and 41 in m.deals
+    listening.add(TradeTransaction)
+    m.apply_trade_update([OrderUpdate(0, 2, order(40, state=4)), OrderUpdate(1, 0, order(40, state=4))])
+    types = [e.type for e in events if isinstance(e, TradeTransaction)]
+    assert types == [TransactionType.ORDER_DELETE, TransactionType.HISTORY_ADD]
+
+
 def test_position_found_by_symbol_when_the_id_is_zero_and_removed_at_volume_zero(mirror) -> None:
     m, _ = mirror
     m.apply_trade_update([DealUpdate(1, deal(0, 0), position(8, 0.3))])

@@ -108,10 +108,21 @@ def test_frame_cipher_accepts_bytearray_and_memoryview_input() -> None:
 
 
 def test_one_cipher_decrypts_frames_of_every_size_on_both_sides_of_the_small_frame_path() -> None:
-    cipher = FrameCipher(OTHER_KEY)  # small frames share one kept ECB context: use it many times, in any order
+    cipher = FrameCipher(OTHER_KEY)  # small frames share one kept context: use it many times, in any order
     for size in [4080, 0, 15, 16, 8000, 379, 4079, 4095, 4096, 31, 4080]:
         plain = bytes((i * 7 + size) % 256 for i in range(size))
         assert cipher.decrypt(cipher.encrypt(plain)) == plain
+
+
+def test_a_kept_cipher_encrypts_and_decrypts_every_message_as_a_new_one_would() -> None:
+    kept = FrameCipher(OTHER_KEY)  # its CBC contexts live on from message to message
+    plains = [bytes((i * 13 + size) % 256 for i in range(size)) for size in [0, 379, 15, 4096, 16, 8000, 31, 379]]
+    ciphertexts = [FrameCipher(OTHER_KEY).encrypt(plain) for plain in plains]
+    assert [kept.encrypt(plain) for plain in plains] == ciphertexts
+    assert [kept.decrypt(ciphertext) for ciphertext in ciphertexts] == plains
+    with pytest.raises(ProtocolError):  # a failed message leaves the next one intact
+        kept.decrypt(ciphertexts[1][:-16] + bytes(16))
+    assert kept.decrypt(ciphertexts[1]) == plains[1]
 
 
 def test_frame_cipher_rejects_a_key_of_invalid_length() -> None:

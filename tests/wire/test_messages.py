@@ -476,6 +476,21 @@ def test_trade_update_order_kind_reads_like_the_official_reader_and_rebuilds_exa
     assert build_trade_update(updates) == body_of("order_transactions")
 
 
+def test_trade_update_repeated_order_record_reads_as_equal_independent_records() -> None:
+    first = read_trade_update(body_of("order_transactions"))[0]
+    assert isinstance(first, OrderUpdate)
+    filled = [OrderUpdate(0, 2, first.order, 7), OrderUpdate(1, 0, first.order, 8), OrderUpdate(1, 1, first.order, 9)]
+    body = build_trade_update(filled)
+    for source in (body, memoryview(body)):
+        updates = read_trade_update(source)
+        heads = [(u.flag_mask, u.transaction_type, u.transaction_id) for u in updates]
+        assert heads == [(0, 2, 7), (1, 0, 8), (1, 1, 9)]
+        orders = [u.order for u in updates if isinstance(u, OrderUpdate)]
+        assert orders == [first.order] * 3
+        orders[0]["comment"] = "changed"  # each update owns its record
+        assert orders[1]["comment"] == orders[2]["comment"] == first.order["comment"] != "changed"
+
+
 def test_trade_update_builder_refuses_to_mix_order_and_deal_records() -> None:
     mixed = [*read_trade_update(body_of("order_transactions")), *read_trade_update(body_of("trade_update"))]
     with pytest.raises(ValueError):

@@ -257,6 +257,16 @@ def test_trade_request_with_a_volume_beyond_u64_raises_encode_error() -> None:
         build_trade_request({"trade_volume": 2**64})
 
 
+@pytest.mark.parametrize("text", ["Y" * 40, "\U0001f600" * 20, "a" + "\U0001f600" * 16, "short"])
+def test_trade_request_symbol_and_comment_keep_their_first_32_code_units(text: str) -> None:
+    units = text.encode("utf-16-le", "surrogatepass")[:64]
+    payload = build_trade_request({"trade_symbol": text, "comment": text, "action_id": 3})
+    for name in ("trade_symbol", "comment"):
+        field = LAYOUTS["TradeRequest"].field(name)
+        start = LAYOUTS["TradeRequest"].offsets[LAYOUTS["TradeRequest"].index[name]]
+        assert payload[start:start + field.size] == units.ljust(64, b"\0")
+
+
 def test_trade_request_with_an_unknown_field_raises_encode_error() -> None:
     with pytest.raises(EncodeError):
         build_trade_request({"volume": 1})

@@ -45,6 +45,12 @@ _ORDER = LAYOUTS["Order"]
 _DEAL = LAYOUTS["Deal"]
 _POSITION = LAYOUTS["Position"]
 _U32 = struct.Struct("<I")
+# Where the embedded records start: they are decoded in place from the body.
+_PUSH19_ECHO, _PUSH19_RESULT = _PUSH19.offsets[1], _PUSH19.offsets[2]
+_TU_HEAD = struct.Struct("<III")  # flag_mask, transaction_id, transaction_type of both push 10 kinds
+_TU_ORDER_AT = _TU_ORDER.offsets[3]
+_TU_DEAL_AT, _TU_POSITION_AT, _TU_MONEY_AT = _TU_DEAL.offsets[3], _TU_DEAL.offsets[4], _TU_DEAL.offsets[5]
+_TU_MONEY = struct.Struct("<5d")  # balance, credit, commission_daily, commission_monthly, acc_profit
 
 #: push 10 ``flag_mask`` of the deal/position kind.
 DEAL_KIND = 2
@@ -100,12 +106,8 @@ def read_history(body: bytes | bytearray | memoryview) -> tuple[npt.NDArray[Any]
 
 
 def build_trade_request(values: Mapping[str, Any]) -> bytes:
-    """Command 12 payload from TradeRequest fields; symbol and comment are cut to 32 units."""
-    v = dict(values)
-    for name in ("trade_symbol", "comment"):
-        if isinstance(v.get(name), str):
-            v[name] = v[name][:32]
-    return _REQUEST.pack_dict(v)
+    """Command 12 payload from TradeRequest fields; symbol and comment are cut to 32 units (by the text fields)."""
+    return _REQUEST.pack_dict(values)
 
 
 def read_trade_request(payload: bytes | bytearray | memoryview) -> Record:
@@ -164,10 +166,9 @@ def read_trade_result(body: bytes | bytearray | memoryview) -> tuple[Record, Rec
         raise ProtocolError(f"trade result push of {len(body)} bytes (expected 380)")
     if debug.ENABLED:
         debug.check_body("read_trade_result", len(body), _PUSH19.size)
-    _, echo_raw, result_raw = _PUSH19.unpack(body)
-    echo = _ECHO.unpack_dict(echo_raw)
+    echo = _ECHO.unpack_dict(body, _PUSH19_ECHO)  # the embedded records are read in place, not copied out
     echo["time_expiration"] = _U32.unpack(echo["time_expiration"])[0]
-    return echo, _RESULT.unpack_dict(result_raw)
+    return echo, _RESULT.unpack_dict(body, _PUSH19_RESULT)
 
 
 # --- push 10 ----------------------------------------------------------------------------------------
@@ -245,10 +246,15 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
         ProtocolError: a deal-kind record or its arrays run past the end.
     """
     out: list[TradeUpdate] = []
-    if len(body) < 4 or read_u32(body, 0, "trade update") != DEAL_KIND:
-        for i in range(len(body) // _TU_ORDER.size):
-            mask, tid, ttype, order = _TU_ORDER.unpack(body, i * _TU_ORDER.size)
-            out.append(OrderUpdate(mask, ttype, _ORDER.unpack_dict(order), tid))
+    if len(body) < 4 or _U32.unpack_from(body)[0] != DEAL_KIND:
+        size, previous, order = _TU_ORDER.size, None, {}
+        for pos in range(0, len(body) - size + 1, size):
+            mask, tid, ttype = _TU_HEAD.unpack_from(body, pos)
+            # A filled order comes as "delete from active" and "add to history" with the same record: decode once.
+            record = body[pos + _TU_ORDER_AT:pos + size]
+            order = dict(order) if record == previous else _ORDER.unpack_dict(body, pos + _TU_ORDER_AT)
+            previous = record
+            out.append(OrderUpdate(mask, ttype, order, tid))
         if debug.ENABLED:
             debug.check_array("read_trade_update", len(body), _TU_ORDER, out)
         return out
@@ -256,11 +262,14 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
     while pos < len(body):
         if pos + _TU_DEAL.size > len(body):
             raise ProtocolError("deal update record runs past the end of the body")
-        _, tid, ttype, deal, position, balance, credit, com_daily, com_monthly, acc_profit = _TU_DEAL.unpack(body, pos)
+        _, tid, ttype = _TU_HEAD.unpack_from(body, pos)
+        deal = _DEAL.unpack_dict(body, pos + _TU_DEAL_AT)
+        position = _POSITION.unpack_dict(body, pos + _TU_POSITION_AT)
+        balance, credit, com_daily, com_monthly, acc_profit = _TU_MONEY.unpack_from(body, pos + _TU_MONEY_AT)
         deals, pos = _trailing(_DEAL, body, pos + _TU_DEAL.size)
         positions, pos = _trailing(_POSITION, body, pos)
-        out.append(DealUpdate(ttype, _DEAL.unpack_dict(deal), _POSITION.unpack_dict(position), balance, credit,
-                              com_daily, com_monthly, acc_profit, deals, positions, tid))
+        out.append(DealUpdate(ttype, deal, position, balance, credit, com_daily, com_monthly, acc_profit, deals,
+                              positions, tid))
     if debug.ENABLED:  # records run to the end of the body, so nothing can trail
         updates = [u for u in out if isinstance(u, DealUpdate)]
         debug.check_times("read_trade_update", _TU_DEAL, updates)
@@ -271,7 +280,7 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
 
 def _trailing(layout: Layout, body: bytes | bytearray | memoryview, pos: int) -> tuple[list[Record], int]:
     """A trailing array of a deal-kind record; the usual empty one skips the vectorized decoder."""
-    if read_u32(body, pos, f"{layout.name} array") == 0:
+    if pos + 4 <= len(body) and not _U32.unpack_from(body, pos)[0]:
         return [], pos + 4
     array, pos = read_counted(layout, body, pos)
     return records(array), pos
