@@ -112,6 +112,9 @@ __all__ = ["RATES_DTYPE", "BookStream", "MT5Client", "TickStream", "to_epoch_sec
 
 _COMPRESSED_LIST_ABOVE = 256
 _DELAYED = 512
+#: How far before a lost trade request's departure (server clock) a deal or order may be dated and still be
+#: taken as its effect: the client's estimate of the server's clock runs at most this much ahead of it.
+_RECONCILE_SKEW_MS = 60_000
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 EventCallback = Callable[[Any], Any]
@@ -296,6 +299,7 @@ class _PendingTrade:
     known_deals: DealMark
     known_positions: Mapping[int, Position]
     known_orders: frozenset[int]
+    sent_ms: int | None = None  # the server's time when the request left, for reconciling (None: unknown)
     sent: bool = False
 
 
@@ -527,8 +531,7 @@ class MT5Client:
             raise InvalidRequest("password must be a non-empty str")
         if otp is not None and not isinstance(otp, str):
             raise InvalidRequest(f"otp must be a str, not {type(otp).__name__}")
-        self._login = login
-        self._action_id = 1000
+        self._login = login  # action ids keep counting: a late push 19 of the last session matches nothing new
         self._server_offset_ms = None  # another server (or its clock) may differ
         await self.session.login(int(login), password, otp=otp)
         account = self.mirror.account
@@ -1413,7 +1416,7 @@ class MT5Client:
         payload = build_trade_request(fields)
         pending = _PendingTrade(request, fields, asyncio.get_running_loop().create_future(),
                                 self.mirror.mark_deals(), dict(self.mirror.positions),
-                                frozenset(self.mirror.orders))
+                                frozenset(self.mirror.orders), self.server_time)
         pending.future.add_done_callback(_consume)  # a result nobody awaits any more is not an error
         self._pending[action_id] = pending
         try:
@@ -1482,8 +1485,12 @@ class MT5Client:
                                comment="reconciled after reconnect", request_id=int(f["action_id"]),
                                request=pending.request, reconciled=True)
 
+        # History loaded after a reconnect brings deals and orders the mirror never held, some of them
+        # possibly identical to this request; only those made after it left can be its effect.
+        oldest = 0 if pending.sent_ms is None else pending.sent_ms - _RECONCILE_SKEW_MS
         known_deals = mirror.known_deals(pending.known_deals)
-        new_deals = [d for t, d in mirror.deals.items() if t not in known_deals and d.symbol == symbol]
+        new_deals = [d for t, d in mirror.deals.items()
+                     if t not in known_deals and d.symbol == symbol and d.time_msc >= oldest]
         if action in (TradeAction.REQUEST, TradeAction.INSTANT, TradeAction.MARKET, TradeAction.EXCHANGE,
                       TradeAction.PRICE):
             position = int(f.get("trade_position", 0))
@@ -1498,6 +1505,7 @@ class MT5Client:
             if not position:
                 for p in mirror.positions.values():
                     if p.ticket not in pending.known_positions and p.symbol == symbol and p.volume_wire == volume \
+                            and p.time_msc >= oldest \
                             and p.type == f["trade_type"] and (not comment or p.comment == comment):
                         return done(order=p.order, price=p.price_open)
             elif position not in mirror.positions:
@@ -1509,6 +1517,7 @@ class MT5Client:
         if action == TradeAction.PENDING:
             for o in (*mirror.orders.values(), *mirror.history_orders.values()):
                 if o.ticket not in pending.known_orders and o.symbol == symbol and o.type == f["trade_type"] \
+                        and o.time_setup_msc >= oldest \
                         and o.volume_wire == volume and math.isclose(o.price_open, f["price_order"], rel_tol=1e-9) \
                         and (not comment or o.comment == comment):
                     return done(order=o.ticket, price=o.price_open, code=10009)

@@ -290,3 +290,27 @@ async def test_resubscription_after_a_reconnect_does_not_repeat_the_last_tick(
     await stream.aclose()
     seen = [(t.time_msc, t.bid, t.ask) for t in got]
     assert seen and len(seen) == len(set(seen))
+
+
+async def test_an_older_identical_deal_in_the_history_is_not_taken_for_a_lost_request(
+        sim: SimServer, make_client: Callable[..., MT5Client]) -> None:
+    login, password = sim.demo_account.login, sim.demo_account.password
+    earlier = make_client(sim.url, keepalive_interval=3600.0)
+    await within(earlier.connect(), "connect")
+    await within(earlier.login(login, password), "login")
+    await within(earlier.buy("EURUSD", 0.1), "the earlier buy")  # a deal this test's client never sees pushed
+    await within(earlier.disconnect(), "disconnect")
+    await sim.advance(3_600_000)
+    client = make_client(sim.url, keepalive_interval=3600.0)
+    await within(client.connect(), "connect")
+    await within(client.login(login, password), "login")
+    try:
+        await client.quote("EURUSD")
+        sim.faults.drop_at_command(Command.TRADE_REQUEST, "before")  # the identical request never executes
+        with pytest.raises(ConnectionLost) as info:
+            await within(client.buy("EURUSD", 0.1), "the trade result")
+        assert info.value.outcome_unknown
+        assert len(sim.engine.positions(login)) == 1
+        assert any(d.symbol == "EURUSD" for d in client.mirror.deals.values())  # the old deal was loaded
+    finally:
+        await within(client.disconnect(), "disconnect")
