@@ -234,6 +234,9 @@ def make_ssl_context(
     if not verify_tls:
         context.check_hostname = False
         context.verify_mode = ssl_module.CERT_NONE
+        logging.getLogger("pymt5_core.session").warning(
+            "TLS certificate verification is disabled for %s (verify_tls=False)", urlsplit(url).hostname
+        )
     return context
 
 
