@@ -298,7 +298,7 @@ class Link:
         self._log = logger
         self._queues: RequestQueues[asyncio.Future[ResponseFrame]] = RequestQueues()
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self.keepalive: KeepAlive | None = None
         self.closed = False
         self.close_reason = ""
@@ -307,8 +307,8 @@ class Link:
 
     def start(self) -> None:
         """Start the reader and writer tasks."""
-        self._tasks.append(self._loop.create_task(self._read_loop(), name="mt5-reader"))
-        self._tasks.append(self._loop.create_task(self._write_loop(), name="mt5-writer"))
+        self._tasks.add(self._loop.create_task(self._read_loop(), name="mt5-reader"))
+        self._tasks.add(self._loop.create_task(self._write_loop(), name="mt5-writer"))
 
     async def bootstrap(self, timeout: float) -> None:
         """Run the bootstrap exchange (SPEC §2.6); the session key is installed on its answer.
@@ -391,7 +391,7 @@ class Link:
     def start_keepalive(self, interval: float, dead_after: float, timeout: float) -> None:
         """Send command 51 now and every ``interval`` seconds; close the link when it is dead (SPEC §2.10)."""
         self.keepalive = KeepAlive(dead_after)
-        self._tasks.append(self._loop.create_task(self._keepalive_loop(interval, timeout), name="mt5-keepalive"))
+        self._tasks.add(self._loop.create_task(self._keepalive_loop(interval, timeout), name="mt5-keepalive"))
 
     async def _keepalive_loop(self, interval: float, timeout: float) -> None:
         assert self.keepalive is not None
@@ -401,7 +401,9 @@ class Link:
                 self._log.warning("no answer to keep-alive for %.1f s: closing the link", keepalive.dead_after)
                 await self.close("dead link (keep-alive unanswered)")
                 return
-            self._tasks.append(self._loop.create_task(self._ping(keepalive, timeout)))
+            ping = self._loop.create_task(self._ping(keepalive, timeout))
+            self._tasks.add(ping)
+            ping.add_done_callback(self._tasks.discard)  # one every few seconds for the life of the link
             await asyncio.sleep(interval)
 
     async def _ping(self, keepalive: KeepAlive, timeout: float) -> None:
@@ -419,7 +421,7 @@ class Link:
         self.closed = True
         self.close_reason = reason
         current = asyncio.current_task()
-        for task in self._tasks:
+        for task in list(self._tasks):
             if task is not current:
                 task.cancel()
         for request in self._queues.drain():
