@@ -5,8 +5,9 @@ starting on a weekday morning so every market is open). ``--clients`` :class:`~p
 instances in this process log in (the three plain demo accounts in turn), subscribe to ``--symbols``
 symbols through ``client.ticks()`` and count what they receive; with ``--trade-every`` each client also
 opens and closes a small position at that interval. Every ``--interval`` seconds one line is printed:
-ticks/s per client and in total, the resident memory (RSS) and live Python memory blocks of both
-processes, the simulator's open connections and the frames queued in it but not yet written.
+ticks/s per client and in total, the resident memory (RSS) and the Python memory blocks in use after
+a full garbage collection of both processes, the simulator's open connections and the frames queued in
+it but not yet written.
 
 At the end the samples after the first ``--warmup`` seconds are cut into thirds and the median of the
 last third is compared with the median of the second third, for each process. Memory is called flat
@@ -21,15 +22,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import multiprocessing as mp
 import os
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
+
+import numpy as np
 
 #: A Wednesday morning: every default symbol is quoted and tradable.
 START_MS = int(datetime(2026, 3, 4, 8, 0, tzinfo=UTC).timestamp() * 1000)
@@ -58,6 +61,8 @@ class Usage:
 
 
 def usage() -> Usage:
+    """RSS, and the Python blocks still in use after a full collection (garbage awaiting it is no leak)."""
+    gc.collect()
     return Usage(rss_mib(), sys.getallocatedblocks())
 
 
@@ -131,23 +136,34 @@ async def run_client(state: Client, url: str, symbols: int, trade_every: float, 
                 await task
 
 
-@dataclass
-class Sample:
-    """One report line's numbers."""
+class Samples:
+    """The report lines' numbers in a table allocated up front, so that keeping them allocates nothing
+    (the soak's own bookkeeping must not show up as growth of the client process).
 
-    t: float
-    rates: list[float]
-    client: Usage
-    sim: Usage
-    connections: int
-    queued: int
+    Columns: time, total ticks/s, client RSS and blocks, simulator RSS and blocks, connections, queued.
+    """
+
+    T, TOTAL, CLIENT_RSS, CLIENT_BLOCKS, SIM_RSS, SIM_BLOCKS, CONNECTIONS, QUEUED = range(8)
+
+    def __init__(self, rows: int) -> None:
+        self.table = np.full((rows, 8), np.nan)
+        self.count = 0
+
+    def add(self, t: float, total: float, client: Usage, sim: Usage, connections: int, queued: int) -> None:
+        if self.count < len(self.table):
+            self.table[self.count] = (t, total, client.rss, client.blocks, sim.rss, sim.blocks, connections, queued)
+            self.count += 1
+
+    def after(self, warmup: float) -> Any:
+        rows = self.table[: self.count]
+        return rows[rows[:, self.T] > warmup]
 
 
-async def soak(args: argparse.Namespace, pipe: Connection, url: str) -> list[Sample]:
+async def soak(args: argparse.Namespace, pipe: Connection, url: str) -> Samples:
     stop = asyncio.Event()
     states = [Client(i) for i in range(args.clients)]
     tasks = [asyncio.create_task(run_client(s, url, args.symbols, args.trade_every, stop)) for s in states]
-    samples: list[Sample] = []
+    samples = Samples(int(args.seconds / args.interval) + 2)
     start = last_t = time.monotonic()
     last = [0] * len(states)
     print(f"soak: {args.clients} clients x {args.symbols} symbols, speed {args.speed:g}, {args.seconds:g} s, "
@@ -165,10 +181,10 @@ async def soak(args: argparse.Namespace, pipe: Connection, url: str) -> list[Sam
             last, last_t = counts, now
             pipe.send("stats")
             sim_usage, connections, queued = await asyncio.to_thread(pipe.recv)
-            sample = Sample(now - start, rates, usage(), sim_usage, connections, queued)
-            samples.append(sample)
+            mine = usage()
+            samples.add(now - start, sum(rates), mine, sim_usage, connections, queued)
             per = " ".join(f"{r:,.0f}" for r in rates)
-            print(f"{sample.t:6.0f} {per:>28} {sum(rates):9,.0f} {sample.client.rss:8.1f} MiB {sample.client.blocks:9,} "
+            print(f"{now - start:6.0f} {per:>28} {sum(rates):9,.0f} {mine.rss:8.1f} MiB {mine.blocks:9,} "
                   f"{sim_usage.rss:6.1f} MiB {sim_usage.blocks:9,} {connections:5} {queued:6}", flush=True)
     finally:
         stop.set()
@@ -183,27 +199,27 @@ async def soak(args: argparse.Namespace, pipe: Connection, url: str) -> list[Sam
 # --- verdict -------------------------------------------------------------------------------------------
 
 
-def growth(samples: list[Sample], warmup: float, pick: Any) -> tuple[float, float]:
-    """``(median of the second third, median of the last third)`` of ``pick(sample)`` after the warm-up."""
-    steady = [pick(s) for s in samples if s.t > warmup]
-    third = len(steady) // 3
+def growth(column: Any) -> tuple[float, float]:
+    """``(median of the second third, median of the last third)`` of a column of steady-state samples."""
+    third = len(column) // 3
     if third == 0:
         raise ValueError("too few samples after the warm-up: run longer or report more often")
-    return statistics.median(steady[third : 2 * third]), statistics.median(steady[2 * third :])
+    return float(np.median(column[third : 2 * third])), float(np.median(column[2 * third :]))
 
 
-def verdict(samples: list[Sample], args: argparse.Namespace) -> int:
-    totals = [sum(s.rates) for s in samples if s.t > args.warmup]
-    if not totals or max(totals) == 0:
+def verdict(samples: Samples, args: argparse.Namespace) -> int:
+    steady = samples.after(args.warmup)
+    totals = steady[:, Samples.TOTAL]
+    if not len(totals) or totals.max() == 0:
         print("verdict: no ticks received")
         return 2
-    print(f"throughput after warm-up: mean {statistics.mean(totals):,.0f} ticks/s in total "
-          f"(min {min(totals):,.0f}, max {max(totals):,.0f}), "
-          f"{statistics.mean(totals) / args.clients:,.0f} per client")
+    print(f"throughput after warm-up: mean {totals.mean():,.0f} ticks/s in total "
+          f"(min {totals.min():,.0f}, max {totals.max():,.0f}), {totals.mean() / args.clients:,.0f} per client")
     flat = True
-    for name, side in (("client process", "client"), ("simulator process", "sim")):
-        rss_a, rss_b = growth(samples, args.warmup, lambda s, side=side: getattr(s, side).rss)
-        blk_a, blk_b = growth(samples, args.warmup, lambda s, side=side: getattr(s, side).blocks)
+    for name, rss, blocks in (("client process", Samples.CLIENT_RSS, Samples.CLIENT_BLOCKS),
+                              ("simulator process", Samples.SIM_RSS, Samples.SIM_BLOCKS)):
+        rss_a, rss_b = growth(steady[:, rss])
+        blk_a, blk_b = growth(steady[:, blocks])
         rss_ok = rss_b - rss_a <= max(args.tolerance_mib, 0.02 * rss_a)
         blk_ok = blk_b - blk_a <= 0.02 * blk_a
         flat &= rss_ok and blk_ok
