@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYPROJECTS := pyproject.toml adapters/backtrader/pyproject.toml adapters/vectorbt/pyproject.toml
 
-.PHONY: test demo bench lint typecheck unit clean
+.PHONY: test demo bench soak lint typecheck unit clean
 
 $(STAMP): $(PYPROJECTS)
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# Five minutes of ticks to five clients; fails when memory grows (not part of `make bench`).
+soak: $(STAMP)
+	$(BIN)/python benchmarks/soak.py --clients 5 --seconds 300 --symbols 25 --interval 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -235,6 +235,9 @@ def make_ssl_context(
     if not verify_tls:
         context.check_hostname = False
         context.verify_mode = ssl_module.CERT_NONE
+        logging.getLogger("pymt5_core.session").warning(
+            "TLS certificate verification is disabled for %s (verify_tls=False)", urlsplit(url).hostname
+        )
     return context
 
 
@@ -429,7 +432,7 @@ class Link:
         self.closed = True
         self.close_reason = reason
         current = asyncio.current_task()
-        for task in self._tasks:
+        for task in list(self._tasks):
             if task is not current:
                 task.cancel()
         for request in self._queues.drain():

@@ -9,9 +9,12 @@ Rules (SPEC §5.2 and its simulator guidance):
   TOTP generator bound with command 43) is answered with code 5 until the login carries the right code.
   A blob login skips the OTP: the blob proves that an earlier login passed it, which is what lets the
   official client reconnect on its own.
-* Lock-out: after :data:`MAX_FAILURES` failed logins of one account within :data:`FAILURE_WINDOW_MS`
-  of simulator time, every login of that account is answered with code 3 *without checking* until the
-  window has passed since the last counted failure.
+* Lock-out (:class:`LoginLimits`, windows in simulator time): after ``max_failures`` failed logins of one
+  account within ``window_ms``, every login of that account is answered with code 3 *without checking*
+  until the window has passed since the last counted failure. The same holds per client address
+  (``peer_max_failures`` within ``peer_window_ms``, whatever the accounts tried), which stops one peer
+  from trying a password on many accounts. A refusal during a lock-out is answered after
+  ``refusal_delay`` seconds. Failed password checks of the OTP connection (command 43) count too.
 
 Nothing here logs or shows a password, OTP or blob.
 """
@@ -27,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["FAILURE_WINDOW_MS", "MAX_FAILURES", "Authenticator", "LoginOutcome", "totp"]
+__all__ = ["FAILURE_WINDOW_MS", "MAX_FAILURES", "Authenticator", "LoginLimits", "LoginOutcome", "totp"]
 
 #: Failed logins of one account that trigger the lock-out.
 MAX_FAILURES = 5
@@ -37,6 +40,28 @@ FAILURE_WINDOW_MS = 60_000
 _OK, _INVALID, _OTP = 0, 3, 5
 _INVALID_OTP = 201
 _BLOB_SIZE = 160
+#: Failure records of this many client addresses trigger a sweep of the expired ones.
+_PEERS_SWEEP = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """How failed logins are throttled (see the module docstring); a ``*max_failures`` of 0 disables that limit.
+
+    Windows are simulator milliseconds; ``refusal_delay`` is real seconds.
+    """
+
+    max_failures: int = MAX_FAILURES
+    window_ms: int = FAILURE_WINDOW_MS
+    peer_max_failures: int = 20
+    peer_window_ms: int = FAILURE_WINDOW_MS
+    refusal_delay: float = 0.5
+
+    def __post_init__(self) -> None:
+        if min(self.max_failures, self.window_ms, self.peer_max_failures, self.peer_window_ms) < 0:
+            raise ValueError("login limits cannot be negative")
+        if self.refusal_delay < 0:
+            raise ValueError("refusal_delay cannot be negative")
 
 
 class AccountLike(Protocol):
@@ -70,6 +95,28 @@ class LoginOutcome:
     blob: bytes = field(default=b"", repr=False)
     session: int = 0
     investor: bool = False
+    #: Seconds to wait before answering (a refusal during a lock-out).
+    delay: float = 0.0
+
+
+class _FailureWindow:
+    """Times of recent failures; full once ``limit`` of them fall within ``window_ms``."""
+
+    __slots__ = ("_times",)
+
+    def __init__(self) -> None:
+        self._times: deque[int] = deque()
+
+    def full(self, now: int, limit: int, window_ms: int) -> bool:
+        while self._times and now - self._times[0] >= window_ms:
+            self._times.popleft()
+        return 0 < limit <= len(self._times)
+
+    def add(self, now: int) -> None:
+        self._times.append(now)
+
+    def clear(self) -> None:
+        self._times.clear()
 
 
 @dataclass
@@ -80,7 +127,7 @@ class _Credentials:
     otp: str | None = field(repr=False)
     totp_secret: str | None = field(default=None, repr=False)
     blobs: dict[bytes, bool] = field(default_factory=dict, repr=False)  # blob -> investor access
-    failures: deque[int] = field(default_factory=deque)
+    failures: _FailureWindow = field(default_factory=_FailureWindow)
 
 
 class Authenticator:
@@ -89,11 +136,16 @@ class Authenticator:
     Args:
         accounts: the initial accounts.
         now_ms: the simulator clock (lock-out windows are simulator time).
+        limits: the lock-out rules; replace :attr:`limits` at any time to change them.
     """
 
-    def __init__(self, accounts: Iterable[AccountLike], now_ms: Callable[[], int]) -> None:
+    def __init__(
+        self, accounts: Iterable[AccountLike], now_ms: Callable[[], int], limits: LoginLimits | None = None
+    ) -> None:
         self._now_ms = now_ms
+        self.limits = limits if limits is not None else LoginLimits()
         self._accounts: dict[int, _Credentials] = {}
+        self._peers: dict[str, _FailureWindow] = {}
         for account in accounts:
             self.add(account)
 
@@ -109,17 +161,16 @@ class Authenticator:
             account.login, account.password, account.investor_password or "", account.otp or None
         )
 
-    def login(self, request: Mapping[str, Any]) -> LoginOutcome:
-        """Check a decoded login request (SPEC §5.2) and answer it."""
+    def login(self, request: Mapping[str, Any], peer: str = "") -> LoginOutcome:
+        """Check a decoded login request (SPEC §5.2) from client address ``peer`` and answer it."""
         login = int(request["login"])
         creds = self._accounts.get(login)
-        if creds is None:
-            return LoginOutcome(_INVALID)
         now = self._now_ms()
-        while creds.failures and now - creds.failures[0] >= FAILURE_WINDOW_MS:
-            creds.failures.popleft()
-        if len(creds.failures) >= MAX_FAILURES:
-            return LoginOutcome(_INVALID)  # locked out: not even checked
+        if self._locked(creds, peer, now):
+            return LoginOutcome(_INVALID, delay=self.limits.refusal_delay)  # not even checked
+        if creds is None:
+            self._failed(None, peer, now)
+            return LoginOutcome(_INVALID)
         blob = bytes(request.get("password_blob") or b"")
         investor: bool | None
         if any(blob):
@@ -129,28 +180,54 @@ class Authenticator:
             investor = self._password_access(creds, str(request.get("password") or ""))
             via_blob = False
         if investor is None:
-            creds.failures.append(now)
+            self._failed(creds, peer, now)
             return LoginOutcome(_INVALID)
         if not via_blob and self._needs_otp(creds):
             otp = str(request.get("otp") or "")
             if not otp:
                 return LoginOutcome(_OTP)
             if not self._otp_matches(creds, otp, now):
-                creds.failures.append(now)
+                self._failed(creds, peer, now)
                 return LoginOutcome(_OTP)
         new_blob = secrets.token_bytes(_BLOB_SIZE)
         creds.blobs[new_blob] = investor
-        creds.failures.clear()
+        creds.failures.clear()  # the peer's count stays: one good account must not unlock guessing at others
         return LoginOutcome(_OK, login, new_blob, secrets.randbits(63) | 1, investor)
 
-    def verify(self, login: int, password: str = "", blob: bytes = b"") -> bool | None:
-        """Check a password or blob without logging in: None when wrong, else whether it is investor access."""
+    def verify(self, login: int, password: str = "", blob: bytes = b"", peer: str = "") -> bool | None:
+        """Check a password or blob without logging in: None when wrong, else whether it is investor access.
+
+        A wrong password counts as a failed login, and nothing is checked during a lock-out (None).
+        """
         creds = self._accounts.get(login)
-        if creds is None:
+        now = self._now_ms()
+        if self._locked(creds, peer, now):
             return None
-        if any(blob):
-            return creds.blobs.get(bytes(blob))
-        return self._password_access(creds, password)
+        if creds is None:
+            self._failed(None, peer, now)
+            return None
+        access = creds.blobs.get(bytes(blob)) if any(blob) else self._password_access(creds, password)
+        if access is None:
+            self._failed(creds, peer, now)
+        return access
+
+    def _locked(self, creds: _Credentials | None, peer: str, now: int) -> bool:
+        limits = self.limits
+        if creds is not None and creds.failures.full(now, limits.max_failures, limits.window_ms):
+            return True
+        window = self._peers.get(peer)
+        return window is not None and window.full(now, limits.peer_max_failures, limits.peer_window_ms)
+
+    def _failed(self, creds: _Credentials | None, peer: str, now: int) -> None:
+        if creds is not None:
+            creds.failures.add(now)
+        window = self._peers.get(peer)
+        if window is None:
+            if len(self._peers) >= _PEERS_SWEEP:  # forget addresses whose failures have all expired
+                for key in [k for k, w in self._peers.items() if not w.full(now, 1, self.limits.peer_window_ms)]:
+                    del self._peers[key]
+            window = self._peers[peer] = _FailureWindow()
+        window.add(now)
 
     def change_password(self, login: int, old: str, new: str, investor: bool) -> int:
         """Change the master (or investor) password; returns 0, or 3 when ``old`` is not the current one."""

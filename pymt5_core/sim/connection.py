@@ -78,7 +78,7 @@ class SimConnection:
         self._ws = websocket
         self._wire = ServerConnection()
         self._faults = host.new_faults()
-        self.session = Session(host, self.log)
+        self.session = Session(host, self.log, _peer_address(websocket))
         self._out: asyncio.Queue[bytes | asyncio.Future[None] | _Drop] = asyncio.Queue()
         self._workers: dict[int, asyncio.Queue[RequestFrame]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -162,8 +162,8 @@ class SimConnection:
             request = await queue.get()
             reply = self._handle(request)
             faults = self._faults.response_faults(request.command)
-            if faults.delay:
-                await asyncio.sleep(faults.delay)
+            if faults.delay or reply.delay:
+                await asyncio.sleep(max(faults.delay, reply.delay))
             if self._closing:
                 return
             if faults.drop_unanswered:
@@ -263,3 +263,12 @@ class SimConnection:
         transport = self._ws.transport
         if transport is not None:
             transport.abort()
+
+
+def _peer_address(websocket: WebSocket) -> str:
+    """The client's IP address ("" when the transport does not tell)."""
+    try:
+        address = websocket.remote_address
+    except Exception:  # a closed or unusual transport
+        return ""
+    return str(address[0]) if isinstance(address, tuple) and address else str(address or "")

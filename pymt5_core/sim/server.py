@@ -35,7 +35,7 @@ from websockets.asyncio.server import ServerConnection as WebSocket
 from websockets.http11 import Request, Response
 
 from pymt5_core.sim.accounts import AccountConfig, default_accounts
-from pymt5_core.sim.auth import Authenticator
+from pymt5_core.sim.auth import Authenticator, LoginLimits
 from pymt5_core.sim.backend import CatalogueLike, ClockLike, EngineLike, PriceModelLike
 from pymt5_core.sim.connection import SimConnection
 from pymt5_core.sim.engine.events import AccountEvent, EngineEvent, TradeResultEvent
@@ -88,6 +88,7 @@ class SimServer:
         data: replay data (``ReplayData``) to serve instead of the synthetic market.
         tls: serve ``wss://`` with a freshly generated CA and certificate.
         catalogue: the symbols (default: the built-in catalogue).
+        login_limits: the lock-out rules for failed logins (default :class:`~pymt5_core.sim.auth.LoginLimits`).
     """
 
     def __init__(
@@ -102,6 +103,7 @@ class SimServer:
         data: Any = None,
         tls: bool = False,
         catalogue: CatalogueLike | None = None,
+        login_limits: LoginLimits | None = None,
     ) -> None:
         from pymt5_core.sim import _factory  # the market and engine packages, loaded on first use
 
@@ -115,7 +117,7 @@ class SimServer:
         if not account_list:
             raise ValueError("the simulator needs at least one account")
         self.engine: EngineLike = _factory.engine(self.catalogue, self.model, self.clock, account_list, seed)
-        self.auth = Authenticator(account_list, self.clock.now_ms)
+        self.auth = Authenticator(account_list, self.clock.now_ms, login_limits)
         first = account_list[0]
         self.demo_account = DemoAccount(first.login, first.password, first.investor_password)
         self.faults = FaultPlan(seed)

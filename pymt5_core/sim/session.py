@@ -62,13 +62,15 @@ class Reply:
     """The answer to one request and what follows it.
 
     ``pushes`` are ``(command, body)`` frames sent on this connection right after the answer; ``events``
-    are trading events the server delivers to every connection of their account, after the answer.
+    are trading events the server delivers to every connection of their account, after the answer;
+    ``delay`` is how many seconds to wait before answering (a refused login during a lock-out).
     """
 
     code: int = _OK
     body: bytes = b""
     pushes: list[tuple[int, bytes]] = field(default_factory=list)
     events: list[EngineEvent] = field(default_factory=list)
+    delay: float = 0.0
 
 
 class SessionContext(Protocol):
@@ -106,11 +108,13 @@ class Session:
     Args:
         ctx: the server services.
         log: the connection's logger.
+        peer: the client's address (failed logins are also limited per address).
     """
 
-    def __init__(self, ctx: SessionContext, log: logging.LoggerAdapter[logging.Logger]) -> None:
+    def __init__(self, ctx: SessionContext, log: logging.LoggerAdapter[logging.Logger], peer: str = "") -> None:
         self.ctx = ctx
         self.log = log
+        self.peer = peer
         self.phase = Phase.READY
         self.login = 0
         self.investor = False
@@ -149,10 +153,10 @@ class Session:
         if refusal is not None:
             self.log.info("login %d refused by fault injection: code %d", login, refusal)
             return Reply(refusal)
-        outcome = self.ctx.auth.login(request)
+        outcome = self.ctx.auth.login(request, self.peer)
         if outcome.code != _OK:
             self.log.info("login %d failed: code %d", login, outcome.code)
-            return Reply(outcome.code)
+            return Reply(outcome.code, delay=outcome.delay)
         if self.phase is Phase.LOGGED_IN:
             self.ctx.logged_out(self)
         self.phase, self.login, self.investor = Phase.LOGGED_IN, login, outcome.investor
@@ -183,7 +187,9 @@ class Session:
     def _otp(self, payload: bytes) -> Reply:
         request = msg.read_otp_request(payload)
         login = int(request["login"])
-        access = self.ctx.auth.verify(login, str(request["password"]), bytes(request["password_blob"] or b""))
+        access = self.ctx.auth.verify(
+            login, str(request["password"]), bytes(request["password_blob"] or b""), self.peer
+        )
         if access is None or access:
             self.log.info("OTP request for %d refused: code 3", login)
             return Reply(_AUTH)
