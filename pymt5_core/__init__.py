@@ -1,14 +1,15 @@
 """pymt5-core: MetaTrader 5 from any OS over the web terminal protocol.
 
 The public API: :class:`MT5Client` (asyncio), :class:`MT5ClientSync` and :func:`connect` (blocking),
-:class:`ClientPool` (several accounts), the value types of :mod:`pymt5_core.models`, the events of
-:mod:`pymt5_core.events` and the exceptions of :mod:`pymt5_core.errors`.
+:class:`ClientPool` (several accounts), :func:`download` (pandas, one call), the value types of
+:mod:`pymt5_core.models`, the events of :mod:`pymt5_core.events` and the exceptions of :mod:`pymt5_core.errors`.
 """
 
 from __future__ import annotations
 
 from pymt5_core.backoff import backoff
 from pymt5_core.client import RATES_DTYPE, BookStream, MT5Client, TickStream
+from pymt5_core.download import download, download_async
 from pymt5_core.errors import (
     AuthError,
     ConnectionLost,
@@ -100,4 +101,6 @@ __all__ = [
     "__version__",
     "backoff",
     "connect",
+    "download",
+    "download_async",
 ]

@@ -66,7 +66,7 @@ class BarCache:
     """
 
     def __init__(self, directory: str | os.PathLike[str], namespace: str = "default") -> None:
-        self.directory = Path(directory)
+        self.directory = Path(directory).expanduser()
         self.namespace = _safe(namespace)
 
     def __repr__(self) -> str:
