@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from pymt5_core.errors import ProtocolError
@@ -35,13 +35,9 @@ from pymt5_core.wire.frames import (
     ServerConnection,
     pack_message,
 )
-from tests.wire.test_properties import READERS, SEEDS
+from tests.wire.test_properties import FIXED, READERS, SEEDS
 
 VECTORS = Path(__file__).parents[1] / "data" / "vectors"
-FIXED = settings(
-    derandomize=True, database=None, deadline=None, max_examples=40,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
-)
 EXTREMES = [0, 1, 2, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 2**31 - 1, 2**31, 2**32 - 1]
 
 
