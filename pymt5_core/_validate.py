@@ -96,6 +96,15 @@ def check_login(value: object) -> int:
     return check_int(value, "login", minimum=1, maximum=_U64_MAX)
 
 
+def check_credentials(password: object, otp: object = None) -> tuple[str, str | None]:
+    """A non-empty password string and an optional OTP string (their values never go into the message)."""
+    if not isinstance(password, str) or not password:
+        raise InvalidRequest(f"password must be a non-empty str, not {_type_name(password)}")
+    if otp is not None and not isinstance(otp, str):
+        raise InvalidRequest(f"otp must be a str, not {_type_name(otp)}")
+    return password, otp
+
+
 def check_url(value: object) -> str:
     """A ``ws://`` or ``wss://`` URL with a host."""
     if not isinstance(value, str):

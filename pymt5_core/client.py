@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from pymt5_core._validate import (
     check_callable,
+    check_credentials,
     check_int,
     check_login,
     check_number,
@@ -527,10 +528,7 @@ class MT5Client:
             InvalidRequest: a login that is not an account number, a password or OTP that is not a string.
         """
         login = check_login(login)
-        if not isinstance(password, str) or not password:
-            raise InvalidRequest("password must be a non-empty str")
-        if otp is not None and not isinstance(otp, str):
-            raise InvalidRequest(f"otp must be a str, not {type(otp).__name__}")
+        password, otp = check_credentials(password, otp)
         self._login = login  # action ids keep counting: a late push 19 of the last session matches nothing new
         self._server_offset_ms = None  # another server (or its clock) may differ
         await self.session.login(int(login), password, otp=otp)

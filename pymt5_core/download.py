@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from pymt5_core._timeframes import RATES_DTYPE, Timeframe, aggregate, parse_timeframe
-from pymt5_core._validate import check_login, check_url
+from pymt5_core._validate import check_credentials, check_login, check_url
 from pymt5_core.cache import BarCache, CachedBars
 from pymt5_core.errors import InvalidRequest
 
@@ -275,9 +275,7 @@ def _credentials(url: str | None, login: int | str | None, password: str | None)
         raise InvalidRequest("no server: pass url=... or client=..., or set PYMT5_URL")
     if login is None or password is None:
         raise InvalidRequest("no credentials: pass login= and password=, or set PYMT5_LOGIN and PYMT5_PASSWORD")
-    if not isinstance(password, str):
-        raise InvalidRequest("password must be a str")
-    return check_url(url), check_login(login), password
+    return check_url(url), check_login(login), check_credentials(password)[0]
 
 
 def _require_known(job: _Job, known: Iterable[Any]) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
 
+from pymt5_core._validate import check_credentials, check_login
 from pymt5_core.client import MT5Client
 from pymt5_core.errors import InvalidRequest
 from pymt5_core.models import AccountInfo
@@ -57,8 +58,10 @@ class ClientPool:
             The account's client.
 
         Raises:
-            InvalidRequest: the login is already in the pool.
+            InvalidRequest: a malformed login, password or OTP, or the login is already in the pool.
         """
+        login = check_login(login)
+        password, otp = check_credentials(password, otp)
         if login in self._entries:
             raise InvalidRequest(f"account {login} is already in the pool")
         client = MT5Client(url, **kwargs)

@@ -21,9 +21,8 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from pymt5_core._validate import check_login
+from pymt5_core._validate import check_credentials, check_login
 from pymt5_core.client import BookStream, MT5Client, TickStream
-from pymt5_core.errors import InvalidRequest
 from pymt5_core.models import AccountInfo
 
 __all__ = ["BlockingStream", "LoopThread", "MT5ClientSync", "connect"]
@@ -289,8 +288,7 @@ def connect(url: str, login: int, password: str, *, otp: str | None = None, **kw
         AuthError: the login was refused. OSError, ConnectionLost: the connection failed.
     """
     login = check_login(login)
-    if not isinstance(password, str) or not password:
-        raise InvalidRequest("password must be a non-empty str")
+    check_credentials(password)
     client = MT5ClientSync(url, **kwargs)
     try:
         client._runner.run(client._client.connect())
