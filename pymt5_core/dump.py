@@ -196,7 +196,7 @@ class FrameDecoder:
         except MT5Error as exc:
             self._emit("recv", -1, len(message), {"error": str(exc)})
             return
-        extra = decode_body(frame.command, frame.body, request=False)
+        extra = decode_body(frame.command, bytes(frame.body), request=False)
         self._emit("recv", frame.command, len(frame.body), {"code": frame.code, **extra})
         if frame.command == Command.BOOTSTRAP and frame.code == 0:
             try:

@@ -203,11 +203,15 @@ class RequestFrame:
 
 @dataclass(frozen=True, slots=True)
 class ResponseFrame:
-    """A decrypted server-to-client frame (response or push)."""
+    """A decrypted server-to-client frame (response or push).
+
+    ``body`` of a large frame decoded from a memoryview is a read-only view on the same buffer (a decrypted
+    page of bars is not copied); small ones are bytes.
+    """
 
     command: int
     code: int = 0
-    body: bytes = b""
+    body: bytes | memoryview = b""
     reserved: int = 0
 
     def encode(self) -> bytes:
@@ -230,7 +234,10 @@ class ResponseFrame:
         if len(inner) < _RESP_PREFIX.size:
             raise ProtocolError(f"response frame of {len(inner)} bytes is shorter than its prefix")
         reserved, command, code = _RESP_PREFIX.unpack_from(inner)
-        return cls(command, code, bytes(inner[_RESP_PREFIX.size :]), reserved)
+        body = inner[_RESP_PREFIX.size :]
+        if isinstance(body, memoryview) and len(body) > _SMALL_FRAME:
+            return cls(command, code, body.toreadonly(), reserved)
+        return cls(command, code, bytes(body), reserved)
 
     def __repr__(self) -> str:
         return f"ResponseFrame({_command_name(self.command)}, code={self.code}, {len(self.body)} B)"

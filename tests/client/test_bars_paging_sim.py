@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pymt5_core.client import MT5Client
+from pymt5_core.errors import ProtocolError
 from pymt5_core.rates import rates_frame
 from pymt5_core.sim import SimServer
 from pymt5_core.wire.enums import Period
@@ -39,3 +43,32 @@ async def test_bars_df_over_many_pages_equals_the_rates_frame_of_bars(
     m1 = sim.model.bars("EURUSD", Period.M1, int(start.timestamp()), int(end.timestamp()), now_ms=sim.clock.now_ms())
     assert len(floored) == len(m1) and (floored["close"].to_numpy() == m1["close"]).all()
     assert floored.index[0].timestamp() >= start.timestamp()
+
+
+@pytest.mark.parametrize("download", ["bars", "bars_df"])
+@pytest.mark.parametrize(("span", "index"), [("count", 0), ("count", 180), ("range", 100)])
+async def test_an_answer_with_one_misaligned_bar_is_rejected_whether_the_bar_is_kept_or_not(
+    sim: SimServer, make_client: Callable[..., MT5Client], monkeypatch: pytest.MonkeyPatch, download: str, span: str,
+    index: int,
+) -> None:
+    # By count (backward) the newest 50 bars of a 200-bar answer are kept (index 180), not index 0; by range
+    # (forward) the one 200-bar answer is kept whole.
+    end = START - timedelta(days=1)
+    kwargs: dict[str, Any] = {"end": end, "count": 50} if span == "count" else {"start": end - timedelta(minutes=199),
+                                                                                 "end": end}
+    bars_wire = sim.model.bars_wire
+    c = make_client(sim.url, bars_per_request=200)
+    async with c:
+        await c.login(sim.demo_account.login, sim.demo_account.password)
+        fetch = getattr(c, download)
+        assert len(await fetch("EURUSD", "M1", **kwargs)) == (50 if span == "count" else 200)
+
+        def one_bar_off(*args: Any, **kw: Any) -> bytes:
+            body = bytearray(bars_wire(*args, **kw))
+            assert len(body) == 200 * 48
+            struct.pack_into("<i", body, index * 48, struct.unpack_from("<i", body, index * 48)[0] + 1)
+            return bytes(body)
+
+        monkeypatch.setattr(sim.model, "bars_wire", one_bar_off)
+        with pytest.raises(ProtocolError, match="not aligned to M1"):
+            await fetch("EURUSD", "M1", **kwargs)

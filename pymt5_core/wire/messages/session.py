@@ -95,7 +95,7 @@ def build_bootstrap_response(token: bytes, key: bytes) -> bytes:
     return bytes(2) + bytes(token) + bytes(key)
 
 
-def read_bootstrap_response(body: bytes) -> tuple[bytes, bytes]:
+def read_bootstrap_response(body: bytes | memoryview) -> tuple[bytes, bytes]:
     """Return ``(token, session_key)`` from a bootstrap answer body.
 
     Raises:
@@ -181,7 +181,7 @@ def build_login_response(password_blob: bytes, session: int) -> bytes:
     return LAYOUTS["LoginResponse"].pack([password_blob, session])
 
 
-def read_login_response(body: bytes) -> tuple[bytes, int]:
+def read_login_response(body: bytes | memoryview) -> tuple[bytes, int]:
     """Return ``(password_blob, session)``.
 
     Raises:
