@@ -42,6 +42,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pymt5_core import client as client_module
 from pymt5_core.client import MT5Client
@@ -49,11 +50,13 @@ from pymt5_core.rates import BarSink
 from pymt5_core.session import Transport, websocket_connector
 from pymt5_core.sim import SimServer, VirtualClock
 from pymt5_core.wire.enums import Command, Period
-from pymt5_core.wire.frames import FrameCipher, ResponseFrame, pack_message, unpack_message
+from pymt5_core.wire.frames import HEADER_SIZE, FrameCipher, ResponseFrame, pack_message, unpack_message
 from pymt5_core.wire.layouts import LAYOUTS
 from pymt5_core.wire.messages import build_ticks
 
 BARS = 1_000_000
+#: Bytes before a response body: random u16, command u16, code u8 (SPEC §2.3).
+RESPONSE_PREFIX = 5
 PAGE = 100_000
 TICKS = 200_000
 TICKS_PER_FRAME = 10
@@ -172,11 +175,24 @@ class RecordingTransport:
         await self.inner.close()
 
 
-def bars_floor(messages: list[bytes], cipher: FrameCipher) -> float:
-    """CPU seconds to AES-decrypt the command 11 messages and ``frombuffer`` their bars (kept, like a result)."""
+def bars_floor(messages: list[bytes], key: bytes) -> float:
+    """CPU seconds to AES-decrypt the command 11 messages and ``frombuffer`` their bars (kept, like a result).
+
+    The tightest form of that work: a bare ``cryptography`` CBC context per message decrypting straight
+    into one unzeroed buffer, and ``frombuffer`` on a view of its bars (no copy, padding not checked).
+    """
     dtype = LAYOUTS["Bar"].dtype
+    algorithm = algorithms.AES(key)
     start = time.process_time()
-    arrays = [np.frombuffer(cipher.decrypt(unpack_message(m))[5:], dtype=dtype) for m in messages]
+    arrays = []
+    for message in messages:
+        ciphertext = memoryview(message)[HEADER_SIZE:]
+        out = np.empty(len(ciphertext) + 15, np.uint8)
+        decryptor = Cipher(algorithm, modes.CBC(bytes(16))).decryptor()
+        n = decryptor.update_into(ciphertext, out)
+        decryptor.finalize()
+        end = n - int(out[n - 1])
+        arrays.append(np.frombuffer(out.data[RESPONSE_PREFIX:end], dtype=dtype))
     elapsed = time.process_time() - start
     assert sum(len(a) for a in arrays) >= BARS
     return elapsed
@@ -274,7 +290,8 @@ async def bench_bars() -> None:
             runs.append((wall, cpu))
             del frame
         gc.collect()
-        floor = min(bars_floor(pages, cipher) for _ in range(RUNS))
+        key = cipher._algorithm.key  # the session key, for the bare decryption of the floor
+        floor = min(bars_floor(pages, key) for _ in range(RUNS))
         wall, cpu = min(r[0] for r in runs), min(r[1] for r in runs)
         size = sum(len(m) for m in pages)
         print(f"bars: {BARS:,} M1 bars in {len(pages)} pages, {size / 2**20:.1f} MiB; best of {RUNS} runs; "
