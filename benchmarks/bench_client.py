@@ -50,13 +50,18 @@ from pymt5_core.rates import BarSink
 from pymt5_core.session import Transport, websocket_connector
 from pymt5_core.sim import SimServer, VirtualClock
 from pymt5_core.wire.enums import Command, Period
-from pymt5_core.wire.frames import HEADER_SIZE, FrameCipher, ResponseFrame, pack_message, unpack_message
+from pymt5_core.wire.frames import (
+    HEADER_SIZE,
+    RESPONSE_PREFIX_SIZE,
+    FrameCipher,
+    ResponseFrame,
+    pack_message,
+    unpack_message,
+)
 from pymt5_core.wire.layouts import LAYOUTS
 from pymt5_core.wire.messages import build_ticks
 
 BARS = 1_000_000
-#: Bytes before a response body: random u16, command u16, code u8 (SPEC §2.3).
-RESPONSE_PREFIX = 5
 PAGE = 100_000
 TICKS = 200_000
 TICKS_PER_FRAME = 10
@@ -192,7 +197,7 @@ def bars_floor(messages: list[bytes], key: bytes) -> float:
         n = decryptor.update_into(ciphertext, out)
         decryptor.finalize()
         end = n - int(out[n - 1])
-        arrays.append(np.frombuffer(out.data[RESPONSE_PREFIX:end], dtype=dtype))
+        arrays.append(np.frombuffer(out.data[RESPONSE_PREFIX_SIZE:end], dtype=dtype))
     elapsed = time.process_time() - start
     assert sum(len(a) for a in arrays) >= BARS
     return elapsed

@@ -1080,9 +1080,6 @@ class MT5Client:
         q = sym.live
         return Quote(q.bid, q.ask, q.last)
 
-    def _server_now_ms(self) -> int:
-        return max((s.live.time for s in self._symbols.values()), default=0)
-
     async def quote(self, symbol: str, timeout: float | None = None) -> Tick:
         """The current quote of ``symbol``; subscribes it (internally) and waits for a first tick if needed.
 
@@ -1403,8 +1400,9 @@ class MT5Client:
         if account is None:
             raise NotConnected("not logged in")
         q = sym.live
+        now_ms = self.server_time
         ctx = TradeContext(account, Quote(q.bid, q.ask, q.last), self.mirror.positions, self.mirror.orders,
-                           (self.server_time or 0) // 1000, self._link_up)
+                           (now_ms or 0) // 1000, self._link_up)
         try:
             fields = build_trade_fields(request, self._info(sym), ctx)
         except TradeRejected as exc:
@@ -1414,7 +1412,7 @@ class MT5Client:
         payload = build_trade_request(fields)
         pending = _PendingTrade(request, fields, asyncio.get_running_loop().create_future(),
                                 self.mirror.mark_deals(), dict(self.mirror.positions),
-                                frozenset(self.mirror.orders), self.server_time)
+                                frozenset(self.mirror.orders), now_ms)
         pending.future.add_done_callback(_consume)  # a result nobody awaits any more is not an error
         self._pending[action_id] = pending
         try:
@@ -1457,7 +1455,7 @@ class MT5Client:
             raise cause
         try:
             await self.session.wait_ready(max(self.timeout, 1.0) * 2)
-            await self.history(max(self._server_now_ms() // 1000 - 86400 * 7, 0), None)
+            await self.history(max((self.server_time or 0) // 1000 - 86400 * 7, 0), None)
         except (MT5Error, OSError) as exc:
             raise ConnectionLost(f"trade request {pending.fields['action_id']}: connection lost and not "
                                  f"restored ({exc})", outcome_unknown=True) from cause

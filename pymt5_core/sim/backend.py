@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from pymt5_core.sim.accounts import AccountConfig
 from pymt5_core.sim.engine.events import EngineEvent, Submission
+from pymt5_core.sim.engine.ports import Clock, Quote
 from pymt5_core.wire.messages.account import AccountBody
 from pymt5_core.wire.records import Record
 
@@ -44,17 +45,11 @@ class CatalogueLike(Protocol):
     def groups(self) -> list[str]: ...
 
 
-class QuoteLike(Protocol):
-    """A price snapshot at ``time_ms``; a side without a price is 0."""
+class QuoteLike(Quote, Protocol):
+    """The engine's price snapshot, stamped with its time."""
 
     @property
     def time_ms(self) -> int: ...
-    @property
-    def bid(self) -> float: ...
-    @property
-    def ask(self) -> float: ...
-    @property
-    def last(self) -> float: ...
 
 
 class PriceModelLike(Protocol):
@@ -79,10 +74,9 @@ class PriceModelLike(Protocol):
         ...
 
 
-class ClockLike(Protocol):
-    """The simulator clock (Unix milliseconds)."""
+class ClockLike(Clock, Protocol):
+    """The engine's clock, which the server shell can also move forward (manual clocks)."""
 
-    def now_ms(self) -> int: ...
     def advance(self, ms: int) -> Any: ...
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "HEADER_SIZE",
     "INITIAL_KEY",
     "INITIAL_KEY_OBFUSCATED",
+    "RESPONSE_PREFIX_SIZE",
     "TOKEN_SIZE",
     "ClientConnection",
     "FrameCipher",
@@ -38,6 +39,8 @@ TOKEN_SIZE = 64
 _HEADER = struct.Struct("<II")
 _REQ_PREFIX = struct.Struct("<BBH")
 _RESP_PREFIX = struct.Struct("<HHB")
+#: Bytes of a decrypted response before its body: random u16, command u16, code u8.
+RESPONSE_PREFIX_SIZE = _RESP_PREFIX.size
 _ZERO_IV = bytes(16)
 _SMALL_FRAME = 4096
 
