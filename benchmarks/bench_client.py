@@ -35,7 +35,6 @@ import struct
 import sys
 import time
 import tracemalloc
-from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -49,6 +48,7 @@ from pymt5_core.client import MT5Client
 from pymt5_core.rates import BarSink
 from pymt5_core.session import Transport, websocket_connector
 from pymt5_core.sim import SimServer, VirtualClock
+from pymt5_core.transport import CloseHandler, MessageHandler
 from pymt5_core.wire.enums import Command, Period
 from pymt5_core.wire.frames import (
     HEADER_SIZE,
@@ -77,38 +77,35 @@ def ratio_line(name: str, value: float, baseline: float, target: str, unit: str 
 
 
 class InjectingTransport:
-    """A websockets connection whose ``recv`` first hands out injected messages (benchmark only)."""
+    """A client transport that can also deliver messages made up by the benchmark (benchmark only)."""
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
-        self.injected: deque[bytes] = deque()
-        self.wake: asyncio.Event = asyncio.Event()
+        self.on_message: MessageHandler | None = None
 
-    async def send(self, message: bytes) -> None:
-        await self.inner.send(message)
+    def start(self, on_message: MessageHandler, on_close: CloseHandler) -> None:
+        self.on_message = on_message
+        self.inner.start(on_message, on_close)
 
-    async def recv(self) -> bytes | str:
-        while not self.injected:
-            real = asyncio.ensure_future(self.inner.recv())
-            woken = asyncio.ensure_future(self.wake.wait())
-            try:
-                done, _ = await asyncio.wait({real, woken}, return_when=asyncio.FIRST_COMPLETED)
-            except asyncio.CancelledError:
-                real.cancel()
-                woken.cancel()
-                raise
-            woken.cancel()
-            self.wake.clear()
-            if real in done:
-                return real.result()
-            real.cancel()  # websockets' recv() is cancellation-safe: nothing is lost
-            with contextlib.suppress(asyncio.CancelledError):
-                message = await real
-                self.injected.append(message)
-        return self.injected.popleft()
+    def inject(self, messages: list[bytes], per_read: int) -> None:
+        """Deliver ``messages`` from the event loop, ``per_read`` of them per step (as socket reads would)."""
+        loop = asyncio.get_running_loop()
+        for i in range(0, len(messages), per_read):
+            loop.call_soon(self._deliver, messages[i:i + per_read])
+
+    def _deliver(self, messages: list[bytes]) -> None:
+        assert self.on_message is not None
+        for message in messages:
+            self.on_message(message)
+
+    def send(self, message: bytes) -> None:
+        self.inner.send(message)
 
     async def close(self) -> None:
         await self.inner.close()
+
+    def abort(self) -> None:
+        self.inner.abort()
 
 
 async def login(sim: SimServer, **kwargs: Any) -> MT5Client:
@@ -144,40 +141,67 @@ def serve_sim(conn: Connection) -> None:
     asyncio.run(serve())
 
 
-async def transport_receive(url: str, sizes: list[int]) -> float:
-    """Best CPU seconds of the client's WebSocket transport receiving messages of ``sizes`` (nothing else)."""
+async def transport_receive(url: str, sizes: list[int]) -> tuple[float, float]:
+    """Best CPU seconds of receiving messages of ``sizes`` (nothing else): the client's transport, websockets'."""
+    from websockets.asyncio.client import connect
+
+    request = ",".join(map(str, sizes)).encode()
     transport = await websocket_connector(url, origin="https://127.0.0.1", ssl=None, open_timeout=10.0)()
-    best = float("inf")
+    received: list[int] = []
+    done: asyncio.Future[None] | None = None
+
+    def on_message(message: bytes | memoryview) -> None:
+        received.append(len(message))
+        if len(received) == len(sizes) and done is not None:
+            done.set_result(None)
+
+    transport.start(on_message, lambda reason: None)
+    ours = float("inf")
     for _ in range(RUNS + 1):
+        received.clear()
+        done = asyncio.get_running_loop().create_future()
         gc.collect()
         start = time.process_time()
-        await transport.send(",".join(map(str, sizes)).encode())
-        for _ in sizes:
-            await transport.recv()
-        best = min(best, time.process_time() - start)
+        transport.send(request)
+        await done
+        ours = min(ours, time.process_time() - start)
     await transport.close()
-    return best
+    theirs = float("inf")
+    async with connect(url, compression=None, max_size=None) as ws:
+        for _ in range(RUNS + 1):
+            gc.collect()
+            start = time.process_time()
+            await ws.send(request)
+            for _ in sizes:
+                await ws.recv()
+            theirs = min(theirs, time.process_time() - start)
+    return ours, theirs
 
 
 class RecordingTransport:
-    """A websockets connection that keeps the messages it receives while ``recording`` (benchmark only)."""
+    """A client transport that keeps the messages it receives while ``recording`` (benchmark only)."""
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
         self.recording = False
         self.received: list[bytes] = []
 
-    async def send(self, message: bytes) -> None:
-        await self.inner.send(message)
+    def start(self, on_message: MessageHandler, on_close: CloseHandler) -> None:
+        def recorded(message: bytes | memoryview) -> None:
+            if self.recording:
+                self.received.append(bytes(message))
+            on_message(message)
 
-    async def recv(self) -> bytes | str:
-        message = await self.inner.recv()
-        if self.recording and isinstance(message, bytes):
-            self.received.append(message)
-        return message
+        self.inner.start(recorded, on_close)
+
+    def send(self, message: bytes) -> None:
+        self.inner.send(message)
 
     async def close(self) -> None:
         await self.inner.close()
+
+    def abort(self) -> None:
+        self.inner.abort()
 
 
 def bars_floor(messages: list[bytes], key: bytes) -> float:
@@ -303,8 +327,9 @@ async def bench_bars() -> None:
               f"simulator in another process")
         ratio_line("(a) bars client CPU time", cpu, floor, "target <= 3x")
         ratio_line("(a) bars end to end (wall)", wall, floor, "includes the simulator building the bars")
-        receive = await transport_receive(bare_url, [len(m) for m in pages])
-        ratio_line("    websockets receive, same sizes", receive, floor, "reference: the transport alone")
+        mine, theirs = await transport_receive(bare_url, [len(m) for m in pages])
+        ratio_line("    transport receive, same sizes", mine, floor, "reference: the client's transport alone")
+        ratio_line("    websockets' client, same sizes", theirs, floor, "reference: websockets' asyncio client")
         shares = CpuShares({
             "AES decrypt": (FrameCipher, "decrypt_view"),
             "body copy": (ResponseFrame, "decode"),
@@ -370,8 +395,7 @@ async def bench_ticks() -> None:
                     for i in range(0, TICKS, TICKS_PER_FRAME)]
         transport = transports[-1]
         start = time.perf_counter()
-        transport.injected.extend(messages)
-        transport.wake.set()
+        transport.inject(messages, per_read=(1 << 18) // len(messages[0]))
         got = 0
         while got < TICKS:
             got += len(await stream.next_batch())
@@ -475,9 +499,9 @@ async def bench_orders() -> None:
         transport, wire, on_frame = link._transport, link.conn, link._on_frame
         transport_send, decrypt = transport.send, wire.receive
 
-        async def counted_send(message: bytes) -> None:
+        def counted_send(message: bytes) -> None:
             up.append(len(message))
-            await transport_send(message)
+            transport_send(message)
 
         def counted_decrypt(message: Any) -> Any:
             down.append(len(message))

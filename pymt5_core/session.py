@@ -7,9 +7,9 @@ Layers, from the bottom:
   command id, at most one request of a command in flight, any frame of command N completes the in-flight
   request of N. :class:`KeepAlive` decides when a link is dead (SPEC §2.10). :data:`TRANSITIONS` is the
   table of allowed :class:`~pymt5_core.events.SessionState` transitions. None of these do I/O.
-* :class:`Link` is one WebSocket: one reader task, one writer task (the only write path), request timers
-  and the keep-alive task. When it closes, every waiting caller gets :class:`ConnectionLost` (with
-  ``outcome_unknown=True`` for a trade request that was transmitted).
+* :class:`Link` is one WebSocket: requests written from the caller's step, answers dispatched from the
+  transport's read callback, request timers and the keep-alive task. When it closes, every waiting caller
+  gets :class:`ConnectionLost` (with ``outcome_unknown=True`` for a trade request that was transmitted).
 * :class:`Session` owns the credentials and the state machine: connect, bootstrap, login, keep-alive and
   automatic reconnect (SPEC §2.11) with a pure backoff generator. After every (re)login it runs the
   ``on_login`` hook (the client's start-up sequence) before it reports READY. It never re-sends anything
@@ -44,6 +44,7 @@ from pymt5_core.errors import (
     server_error_for_code,
 )
 from pymt5_core.events import ConnectionState, SessionState
+from pymt5_core.transport import CloseHandler, MessageHandler, open_websocket
 from pymt5_core.wire.enums import NO_TIMEOUT_COMMANDS, Command
 from pymt5_core.wire.frames import ClientConnection, ResponseFrame
 from pymt5_core.wire.messages import build_login_request, client_id, read_login_response
@@ -197,13 +198,19 @@ class KeepAlive:
 
 
 class Transport(Protocol):
-    """What the session needs from a WebSocket (websockets' client connection satisfies it)."""
+    """What the session needs from a WebSocket connection (:class:`~pymt5_core.transport.WebSocketTransport`).
 
-    async def send(self, message: bytes) -> None: ...
+    Messages and the end of the connection are pushed to the handlers given to :meth:`start`, from the event
+    loop; :meth:`send` writes at once and never waits.
+    """
 
-    async def recv(self) -> bytes | str: ...
+    def start(self, on_message: MessageHandler, on_close: CloseHandler) -> None: ...
+
+    def send(self, message: bytes) -> None: ...
 
     async def close(self) -> None: ...
+
+    def abort(self) -> None: ...
 
 
 #: Opens a new transport to the endpoint.
@@ -244,29 +251,14 @@ def make_ssl_context(
 def websocket_connector(
     url: str, *, origin: str, ssl: ssl_module.SSLContext | None, open_timeout: float
 ) -> Connector:
-    """A :data:`Connector` using ``websockets``: binary frames, no compression, no WebSocket pings."""
+    """A :data:`Connector` opening a :class:`~pymt5_core.transport.WebSocketTransport`: binary messages, no
+    compression, no WebSocket pings (the keep-alive is command 51, SPEC §2.10)."""
 
     async def connect() -> Transport:
-        from websockets.asyncio.client import connect as ws_connect
-        from websockets.typing import Origin
-
-        kwargs: dict[str, Any] = {}
-        if ssl is not None:
-            kwargs["ssl"] = ssl
-        conn = await ws_connect(
-            url,
-            origin=Origin(origin),
-            compression=None,
-            ping_interval=None,  # keep-alive is command 51 (SPEC §2.10)
-            ping_timeout=None,
-            open_timeout=open_timeout,
-            close_timeout=2.0,
-            max_size=2**31 - 1,  # bar pages are tens of megabytes
-            max_queue=1024,
-            user_agent_header=f"pymt5-core Python/{platform.python_version()}",
-            **kwargs,
+        return await open_websocket(
+            url, origin=origin, ssl=ssl, open_timeout=open_timeout,
+            user_agent=f"pymt5-core Python/{platform.python_version()}",
         )
-        return conn
 
     return connect
 
@@ -275,7 +267,10 @@ def websocket_connector(
 
 
 class Link:
-    """One WebSocket connection: bootstrap, requests, reader, writer and keep-alive tasks.
+    """One WebSocket connection: bootstrap, requests, the receive callback, keep-alive.
+
+    Requests are written to the transport from the caller's step of the event loop and answers are decrypted
+    and dispatched in the transport's read callback: no task sits between the socket and the waiting caller.
 
     Args:
         transport: an open transport.
@@ -298,7 +293,6 @@ class Link:
         self._on_closed = on_closed
         self._log = logger
         self._queues: RequestQueues[asyncio.Future[ResponseFrame]] = RequestQueues()
-        self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
         self.keepalive: KeepAlive | None = None
         self.closed = False
@@ -307,9 +301,8 @@ class Link:
         self._loop = asyncio.get_running_loop()
 
     def start(self) -> None:
-        """Start the reader and writer tasks."""
-        self._track(self._read_loop(), "mt5-reader")
-        self._track(self._write_loop(), "mt5-writer")
+        """Start receiving from the transport."""
+        self._transport.start(self._on_message, self._on_transport_closed)
 
     def _track(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         # Every task of the link is kept until it ends, so close() can wait for all of them.
@@ -341,65 +334,60 @@ class Link:
     async def _submit(self, command: int, message: bytes, timeout: float | None) -> ResponseFrame:
         future: asyncio.Future[ResponseFrame] = self._loop.create_future()
         request, now = self._queues.submit(command, message, future)
-        if now:
-            self._outbox.put_nowait(message)
         timer = self._loop.call_later(timeout, self._expire, request) if timeout is not None else None
+        if now:
+            self._send(request)
         try:
             return await future
         finally:
             if timer is not None:
                 timer.cancel()
 
+    def _send(self, request: PendingRequest[asyncio.Future[ResponseFrame]]) -> None:
+        try:
+            self._transport.send(request.message)
+        except Exception as exc:  # the transport is closing: nothing of the request left
+            request.sent = False
+            self._shutdown(f"send failed: {type(exc).__name__}: {exc}")
+
     def _expire(self, request: PendingRequest[asyncio.Future[ResponseFrame]]) -> None:
         following = self._queues.remove(request)
         if not request.waiter.done():
             request.waiter.set_exception(RequestTimeout(f"no answer to {_name(request.command)} in time"))
         if following is not None:
-            self._outbox.put_nowait(following.message)
+            self._send(following)
 
     def _on_frame(self, frame: ResponseFrame) -> None:
         done, following = self._queues.complete(frame.command)
         if done is not None and not done.waiter.done():
             done.waiter.set_result(frame)
         if following is not None:
-            self._outbox.put_nowait(following.message)
+            self._send(following)
         self._dispatch(frame)
 
-    async def _read_loop(self) -> None:
-        reason = "connection closed by the server"
+    def _on_message(self, message: bytes | memoryview) -> None:
+        if self.closed:
+            return
         try:
-            while True:
-                message = await self._transport.recv()
-                if isinstance(message, str):
-                    continue  # text messages are ignored (SPEC §2.1)
-                try:
-                    frame = self.conn.receive(message)
-                except ProtocolError as exc:
-                    if len(message) <= 8:
-                        continue  # nothing after the header: ignored (SPEC §2.2)
-                    # The official client drops such a message (SPEC §2.3), but it may have been an answer
-                    # (its caller would wait out the timeout) or a push (the mirror would silently miss a
-                    # change): end the link instead, so the reconnect resynchronises everything.
-                    reason = f"undecryptable message of {len(message)} bytes ({exc})"
-                    self._log.warning("closing the link: %s", reason)
-                    break
-                self._on_frame(frame)
-        except asyncio.CancelledError:
-            reason = self.close_reason or "closed"
-            raise
-        except Exception as exc:  # any transport failure ends the link
-            reason = f"connection closed: {type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        finally:
+            frame = self.conn.receive(message)
+        except ProtocolError as exc:
+            if len(message) <= 8:
+                return  # nothing after the header: ignored (SPEC §2.2)
+            # The official client drops such a message (SPEC §2.3), but it may have been an answer (its
+            # caller would wait out the timeout) or a push (the mirror would silently miss a change): end the
+            # link instead, so the reconnect resynchronises everything.
+            reason = f"undecryptable message of {len(message)} bytes ({exc})"
+            self._log.warning("closing the link: %s", reason)
             self._shutdown(reason)
-
-    async def _write_loop(self) -> None:
+            return
         try:
-            while (message := await self._outbox.get()) is not None:
-                await self._transport.send(message)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._shutdown(f"send failed: {type(exc).__name__}: {exc}")
+            self._on_frame(frame)
+        except Exception as exc:  # a failing handler ends the link: the reconnect resynchronises the state
+            self._log.exception("handling %s failed: closing the link", _name(frame.command))
+            self._shutdown(f"handling {_name(frame.command)} failed: {type(exc).__name__}: {exc}")
+
+    def _on_transport_closed(self, reason: str) -> None:
+        self._shutdown(reason or "connection closed by the server")
 
     def start_keepalive(self, interval: float, dead_after: float, timeout: float) -> None:
         """Send command 51 now and every ``interval`` seconds; close the link when it is dead (SPEC §2.10)."""
@@ -441,8 +429,8 @@ class Link:
                 request.waiter.set_exception(
                     ConnectionLost(f"{reason} while waiting for {_name(request.command)}", outcome_unknown=unknown)
                 )
-        # The reader and writer end here from synchronous code: the closing handshake runs in a task of
-        # its own, which close() awaits (a link closed by the peer is awaited by Session.close()).
+        # This runs in synchronous code (a callback of the transport, a timer): the closing handshake runs in
+        # a task of its own, which close() awaits (a link closed by the peer is awaited by Session.close()).
         self._closer = self._loop.create_task(self._close_transport(), name="mt5-close")
         self._on_closed(self, reason)
 
@@ -470,18 +458,10 @@ class Link:
         _, late = await asyncio.wait(waiting, timeout=timeout)
         if late:
             self._log.warning("closing the link took over %.1f s: cutting the connection", timeout)
-            _abort(self._transport)
+            self._transport.abort()
             for task in late:
                 task.cancel()
             await asyncio.wait(late)
-
-
-def _abort(transport: Transport) -> None:
-    """Cut the TCP connection under a transport that did not close in time (websockets exposes it)."""
-    raw = getattr(transport, "transport", None)
-    abort = getattr(raw, "abort", None)
-    if callable(abort):
-        abort()
 
 
 def _name(command: int) -> str:

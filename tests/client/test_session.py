@@ -144,35 +144,43 @@ class FakeServer:
 
 
 class MemoryTransport:
+    """A transport to the fake server: messages are delivered from the event loop, as a socket's would be."""
+
     def __init__(self, server: FakeServer) -> None:
         self.owner = server
         self.server = ServerConnection()
-        self.inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.closed = False
+        self.on_message: Callable[[bytes | memoryview], None] | None = None
+        self.on_close: Callable[[str], None] | None = None
+
+    def start(self, on_message: Callable[[bytes | memoryview], None], on_close: Callable[[str], None]) -> None:
+        self.on_message, self.on_close = on_message, on_close
 
     def deliver(self, message: bytes) -> None:
         if not self.closed:
-            self.inbox.put_nowait(message)
+            asyncio.get_running_loop().call_soon(self._receive, message)
 
-    async def send(self, message: bytes) -> None:
+    def _receive(self, message: bytes) -> None:
+        if not self.closed and self.on_message is not None:
+            self.on_message(message)
+
+    def send(self, message: bytes) -> None:
         if self.closed:
             raise ConnectionResetError("closed")
         self.owner.handle(self, message)
 
-    async def recv(self) -> bytes | str:
-        message = await self.inbox.get()
-        if message is None:
-            raise ConnectionResetError("connection reset")
-        return message
-
     async def close(self) -> None:
+        self.cut()
+
+    def abort(self) -> None:
         self.cut()
 
     def cut(self) -> None:
         """Simulate a network failure."""
         if not self.closed:
             self.closed = True
-            self.inbox.put_nowait(None)
+            if self.on_close is not None:
+                asyncio.get_running_loop().call_soon(self.on_close, "connection reset")
 
 
 def hold_all(server: FakeServer, request: RequestFrame) -> None:
