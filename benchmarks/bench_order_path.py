@@ -6,7 +6,7 @@ A client logs in to the simulator over loopback and records, for one ``buy``, th
 and a keep-alive request, the encrypted messages the simulator answered with (for an order the command 12
 answer, three push 10 and push 19, SPEC §8.8). The client's transport is then switched to a replay: every
 message the client sends is answered at once from the recording, and the client runs its whole path
-(checks, request packing, encryption, the session's writer and reader tasks, decryption, dispatch, push
+(checks, request packing, encryption, the session's write and read callback, decryption, dispatch, push
 decoding, mirror, events, the result) with no socket and no simulator in between. The same tickets come
 back on every round, so the history tables and order log the recording adds to are emptied between rounds
 (outside the timing), and the action id is rewound to the recorded one. (In the replay every opening deal
@@ -33,6 +33,7 @@ from typing import Any
 from pymt5_core.client import MT5Client
 from pymt5_core.session import Transport, websocket_connector
 from pymt5_core.sim import SimServer, VirtualClock
+from pymt5_core.transport import CloseHandler, MessageHandler
 from pymt5_core.wire.enums import Command
 
 NOW_MS = int(datetime(2026, 11, 18, 12, tzinfo=UTC).timestamp() * 1000)
@@ -41,57 +42,48 @@ ECHOES = 2_000
 
 
 class ReplayTransport:
-    """A websockets connection that can answer every message from a script instead (benchmark only).
+    """A client transport that can answer every message from a script instead (benchmark only).
 
     Outside a replay, messages go to the real connection and the answers are kept in ``heard``. During a
-    replay, ``send`` queues the script's next answers and ``recv`` hands them out, with no socket involved.
+    replay, ``send`` hands the script's next answers to the session in the loop's next step, as one socket
+    read would, with no socket involved.
     """
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
         self.heard: list[bytes] = []
         self.script: deque[list[bytes]] | None = None
-        self.queue: deque[bytes] = deque()
-        self.wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.on_message: MessageHandler | None = None
+
+    def start(self, on_message: MessageHandler, on_close: CloseHandler) -> None:
+        self.on_message = on_message
+
+        def heard(message: bytes | memoryview) -> None:
+            self.heard.append(bytes(message))
+            on_message(message)
+
+        self.inner.start(heard, on_close)
 
     def replay(self, script: deque[list[bytes]] | None) -> None:
         """Answer from ``script`` from now on (None: from the real connection again)."""
         self.script = script
-        self._wake()
 
-    def _wake(self) -> None:
-        if not self.wake.done():
-            self.wake.set_result(None)
-
-    async def send(self, message: bytes) -> None:
+    def send(self, message: bytes) -> None:
         if self.script is None:
-            await self.inner.send(message)
+            self.inner.send(message)
             return
-        self.queue.extend(self.script.popleft())
-        self._wake()
+        asyncio.get_running_loop().call_soon(self._answer, self.script.popleft())
 
-    async def recv(self) -> bytes | str:
-        while not self.queue:
-            if self.wake.done():
-                self.wake = asyncio.get_running_loop().create_future()
-            if self.script is not None:
-                await self.wake
-                continue
-            real = asyncio.ensure_future(self.inner.recv())
-            try:
-                await asyncio.wait({real, self.wake}, return_when=asyncio.FIRST_COMPLETED)
-            except asyncio.CancelledError:
-                real.cancel()
-                raise
-            if real.done():
-                message = real.result()
-                self.heard.append(message if isinstance(message, bytes) else b"")
-                return message
-            real.cancel()  # websockets' recv() is cancellation-safe: nothing is lost
-        return self.queue.popleft()
+    def _answer(self, messages: list[bytes]) -> None:
+        assert self.on_message is not None
+        for message in messages:
+            self.on_message(message)
 
     async def close(self) -> None:
         await self.inner.close()
+
+    def abort(self) -> None:
+        self.inner.abort()
 
 
 async def echo_p50(n: int) -> float:

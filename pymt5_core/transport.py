@@ -1,18 +1,16 @@
 """The client's WebSocket: websockets' sans-I/O protocol driven by an asyncio buffered protocol.
 
-websockets' own asyncio client wakes a task for every message and copies each message three times on its
-way in (the socket's read chunk, its stream buffer, the frame's data and the joined message). Bars pages
-are megabytes and an order's answer is five messages, so this module drives websockets'
-:class:`~websockets.client.ClientProtocol` itself: the opening handshake, close handshake, pings, text and
-fragmented messages, sending and every protocol error stay websockets' work, and one case is taken off its
-hands: a whole unmasked binary frame, the only kind an MT5 access server sends. Its 2-10 byte header is read
-here, and its payload is received by the kernel straight into the buffer handed to the session (a
-:class:`asyncio.BufferedProtocol` picks the memory each read lands in). Every other frame is fed to
-websockets byte for byte, so its parser always sits at a frame boundary when this module reads a header.
+websockets' asyncio client copies each incoming message three times and wakes a task for each; bars pages
+are megabytes and a market order's answer is five messages. So this module drives websockets'
+:class:`~websockets.client.ClientProtocol` itself. The opening and closing handshakes, pings, text and
+fragmented messages, masking, size limits and protocol errors stay websockets' work; one case is taken off
+its hands: a whole unmasked binary frame, the only kind an MT5 access server sends. Its 2-10 byte header is
+read here and its payload lands, by the kernel's copy, in a buffer this transport keeps (an
+:class:`asyncio.BufferedProtocol` chooses the memory each read goes to). Every other frame is fed to
+websockets byte for byte, so its parser is at a frame boundary whenever a header is read here.
 
-Messages are delivered by calling the receiver from the event loop's read callback: no task switch between
-the socket and the session's decryption. Sends are written to the socket at once (requests are small; the
-kernel buffer absorbs them), so a request leaves in the caller's own step of the loop.
+Messages are handed to the session from the event loop's read callback and sends are written at once, so no
+task sits between the socket and the session. docs/transport.md has the measurements and the limits.
 """
 
 from __future__ import annotations
