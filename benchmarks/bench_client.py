@@ -14,7 +14,8 @@ Run: ``python benchmarks/bench_client.py``.
     the client waits (command 11 requests go one at a time). Two more lines show where the client's CPU
     goes: the CPU time of the ``websockets`` transport alone receiving messages of the same sizes from a bare
     server (no decryption, no decoding), and one extra download split into its decrypt, body copy, alignment
-    check, decode into the result and DataFrame parts (the rest: WebSocket receive, asyncio, kernel, paging).
+    check (made on each page's decoded times, counted apart from the decoding), decode into the result
+    (``frombuffer`` and the sink) and DataFrame parts (the rest: WebSocket receive, asyncio, kernel, paging).
 (b) ticks: ticks per second through ``client.ticks()`` (decrypt, decode, merge per SPEC §9.1, Tick objects,
     the stream queue) with frames of 10 ticks injected into the client's transport (target >= 100k/s).
 (c) orders: p50 round trip of a market order (command 12 to push 19, with the push 10 records applied)
@@ -44,6 +45,7 @@ import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pymt5_core import client as client_module
+from pymt5_core import rates as rates_module
 from pymt5_core.client import MT5Client
 from pymt5_core.rates import BarSink
 from pymt5_core.session import Transport, websocket_connector
@@ -249,17 +251,23 @@ class Stopwatch:
 
 
 class CpuShares:
-    """CPU seconds spent in some functions of the client, wrapped for one download (benchmark only)."""
+    """CPU seconds spent in some functions of the client, wrapped for one download (benchmark only).
 
-    def __init__(self, targets: dict[str, tuple[Any, str]]) -> None:
+    Each label sums its functions' own time: a wrapped function called from another one (the alignment
+    check from the decoding) counts for its label only, not for the caller's as well.
+    """
+
+    def __init__(self, targets: dict[str, list[tuple[Any, str]]]) -> None:
         self.targets = targets
         self.seconds = dict.fromkeys(targets, 0.0)
+        self._inner: list[float] = []  # per wrapped call in progress: the time of the wrapped calls it made
 
     @contextlib.contextmanager
     def wrapped(self) -> Iterator[None]:
-        saved = [(owner, name, vars(owner)[name]) for owner, name in self.targets.values()]
-        for label, (owner, name) in self.targets.items():
-            setattr(owner, name, self._timed(label, getattr(owner, name)))
+        saved = [(owner, name, vars(owner)[name]) for functions in self.targets.values() for owner, name in functions]
+        for label, functions in self.targets.items():
+            for owner, name in functions:
+                setattr(owner, name, self._timed(label, getattr(owner, name)))
         try:
             yield
         finally:
@@ -268,11 +276,15 @@ class CpuShares:
 
     def _timed(self, label: str, original: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
+            self._inner.append(0.0)
             start = time.process_time()
             try:
                 return original(*args, **kwargs)
             finally:
-                self.seconds[label] += time.process_time() - start
+                elapsed = time.process_time() - start
+                self.seconds[label] += elapsed - self._inner.pop()
+                if self._inner:
+                    self._inner[-1] += elapsed
 
         return timed
 
@@ -331,11 +343,11 @@ async def bench_bars() -> None:
         ratio_line("    transport receive, same sizes", mine, floor, "reference: the client's transport alone")
         ratio_line("    websockets' client, same sizes", theirs, floor, "reference: websockets' asyncio client")
         shares = CpuShares({
-            "AES decrypt": (FrameCipher, "decrypt_view"),
-            "body copy": (ResponseFrame, "decode"),
-            "alignment check": (client_module, "read_bars"),
-            "decode into the result": (BarSink, "add"),
-            "DataFrame": (BarSink, "result"),
+            "AES decrypt": [(FrameCipher, "decrypt_view")],
+            "body copy": [(ResponseFrame, "decode")],
+            "alignment check": [(rates_module, "check_bar_times"), (client_module, "check_bar_times")],
+            "decode into the result": [(client_module, "read_bars"), (BarSink, "add")],
+            "DataFrame": [(BarSink, "result")],
         })
         with shares.wrapped():
             _, total, frame = await download()

@@ -85,6 +85,7 @@ from pymt5_core.wire.messages import (
     build_id_list,
     build_rates_request,
     build_trade_request,
+    check_bar_times,
     read_account,
     read_bars,
     read_book,
@@ -937,10 +938,10 @@ class MT5Client:
         return max(self.bars_per_request, 1) * (period.seconds if period is not Period.MN1 else 31 * 86400)
 
     async def _bars_page(self, symbol: str, period: Period, from_s: int, to_s: int) -> npt.NDArray[Any]:
-        """One command 11 answer as raw Bar records (a view on the decrypted body), alignment checked."""
+        """One command 11 answer as raw Bar records (a view on the decrypted body), times not checked yet."""
         payload = build_rates_request(symbol, period, max(from_s, 0), max(to_s, 1))
         frame = await self.session.request(Command.RATES, payload)
-        return read_bars(frame.body, period)
+        return read_bars(frame.body)
 
     async def _bars_forward(self, sink: BarSink[Any], symbol: str, period: Period, start_s: int, end_s: int,
                             count: int | None) -> None:
@@ -948,12 +949,13 @@ class MT5Client:
         span = self._page_seconds(period)
         while cursor <= end_s and (count is None or len(sink) < count):
             to_s = min(cursor + span - 1, end_s)
-            page = _within(await self._bars_page(symbol, period, cursor, to_s), cursor, end_s)
-            if len(page):
-                if count is not None and len(sink) + len(page) > count:
-                    page = page[:count - len(sink)]
-                sink.add(page)
-                last = int(page["time"][-1])
+            page = await self._bars_page(symbol, period, cursor, to_s)
+            first, stop = _within(page, cursor, end_s)
+            if count is not None:
+                stop = min(stop, first + count - len(sink))
+            _add_page(sink, page, first, stop, period)
+            if stop > first:
+                last = int(page["time"][stop - 1])
                 # A page that stops short of its window was capped by the server: continue after its last bar.
                 cursor = last + 1 if last < to_s else to_s + 1
             else:
@@ -967,14 +969,14 @@ class MT5Client:
         floor = floor_s if floor_s is not None else 0
         while len(sink) < count and upper > floor:
             lower = max(upper - span + 1, floor)
-            page = _within(await self._bars_page(symbol, period, lower, upper), lower, upper)
-            if len(page):
-                if len(sink) + len(page) > count:
-                    page = page[len(page) - (count - len(sink)):]
-                sink.add(page)  # newest first: the sink fills its result from the end
+            page = await self._bars_page(symbol, period, lower, upper)
+            first, stop = _within(page, lower, upper)
+            first = max(first, stop - (count - len(sink)))
+            _add_page(sink, page, first, stop, period)  # newest first: the sink fills its result from the end
+            if stop > first:
                 empty = 0
-                first = int(page["time"][0])
-                upper = first - 1 if first > lower else lower - 1
+                oldest = int(page["time"][first])
+                upper = oldest - 1 if oldest > lower else lower - 1
             else:
                 empty += 1
                 if empty >= 3:
@@ -1747,12 +1749,24 @@ def _time_out(future: asyncio.Future[Any]) -> None:
         future.set_exception(TimeoutError())
 
 
-def _within(page: npt.NDArray[Any], first_s: int, last_s: int) -> npt.NDArray[Any]:
-    """The bars of a time-sorted page that open in ``[first_s, last_s]``, as a view."""
+def _within(page: npt.NDArray[Any], first_s: int, last_s: int) -> tuple[int, int]:
+    """The rows ``[first, stop)`` of a time-sorted page whose bars open in ``[first_s, last_s]``."""
     if not len(page) or (first_s <= page["time"][0] and page["time"][-1] <= last_s):
-        return page  # the usual answer: no search over a strided column (which would copy it)
+        return 0, len(page)  # the usual answer: no search over a strided column (which would copy it)
     times = page["time"]
-    return page[np.searchsorted(times, first_s):np.searchsorted(times, last_s, side="right")]
+    first = int(np.searchsorted(times, first_s))
+    return first, max(first, int(np.searchsorted(times, last_s, side="right")))
+
+
+def _add_page(sink: BarSink[Any], page: npt.NDArray[Any], first: int, stop: int, period: Period) -> None:
+    """Decode rows ``[first, stop)`` of a command 11 answer into ``sink``, every bar time of it checked.
+
+    As in the official client one misaligned bar rejects the whole answer, kept rows or not: the sink checks
+    the rows it decodes (on their decoded times), the others are checked here.
+    """
+    check_bar_times(page["time"][:first], period)
+    check_bar_times(page["time"][stop:], period)
+    sink.add(page[first:stop], period)
 
 
 def _widen(bid: float, ask: float, widen: tuple[float, int, int], digits: int) -> tuple[float, float]:

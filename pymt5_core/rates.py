@@ -4,6 +4,9 @@ A bars download decodes every page straight into its preallocated result (a ``Me
 the columns of a DataFrame) and lets the page's decrypted body go: nothing is concatenated, and at any time
 the client holds the result plus the page in hand. Pages come oldest first (paging forward) or newest first
 (paging back from ``end``); the latter fill the result from its end.
+
+The alignment of a page's bar times (SPEC 9.5) is checked on the time column the sink has just written,
+a contiguous column, rather than on a second gather of the page's strided one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy.typing as npt
 
 from pymt5_core._timeframes import RATES_DTYPE
 from pymt5_core.wire.enums import Period
+from pymt5_core.wire.messages.market import check_bar_times
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,19 +66,29 @@ class BarSink(Generic[_R]):
     def _capacity(self) -> int:
         return int(self._arrays[0].shape[-1])
 
-    def add(self, page: npt.NDArray[Any]) -> None:
-        """Decode one page of raw Bar records (sorted, next in paging order) into the result."""
+    def add(self, page: npt.NDArray[Any], period: Period | None = None) -> None:
+        """Decode one page of raw Bar records (sorted, next in paging order) into the result.
+
+        With ``period``, the bar times are checked as :func:`~pymt5_core.wire.messages.read_bars` checks
+        them, on their decoded column.
+
+        Raises:
+            ProtocolError: a bar is not aligned to ``period``; the page is then not added.
+        """
         n = len(page)
         if not n:
             return
         if (self._lo if self.backward else self._capacity - self._hi) < n:
             self._grow(n)
+        rows = slice(self._lo - n, self._lo) if self.backward else slice(self._hi, self._hi + n)
+        self._write(rows, page)
+        if period is not None:
+            check_bar_times(self._times(rows).astype(page["time"].dtype), period)  # back to the wire's type
+        self._complete(rows)
         if self.backward:
-            self._lo -= n
-            self._write(slice(self._lo, self._lo + n), page)
+            self._lo = rows.start
         else:
-            self._write(slice(self._hi, self._hi + n), page)
-            self._hi += n
+            self._hi = rows.stop
 
     def result(self) -> _R:
         """The finished result: oldest first, exactly the rows added."""
@@ -100,6 +114,13 @@ class BarSink(Generic[_R]):
     def _write(self, rows: slice, page: npt.NDArray[Any]) -> None:
         raise NotImplementedError
 
+    def _times(self, rows: slice) -> npt.NDArray[np.int64]:
+        """The bar times written to ``rows``, in Unix seconds."""
+        raise NotImplementedError
+
+    def _complete(self, rows: slice) -> None:
+        """Finish ``rows`` once their times are checked."""
+
     def _finish(self, arrays: list[npt.NDArray[Any]], n: int) -> _R:
         raise NotImplementedError
 
@@ -112,7 +133,6 @@ class RatesSink(BarSink[npt.NDArray[Any]]):
 
     def _write(self, rows: slice, page: npt.NDArray[Any]) -> None:
         out = self._arrays[0][rows]
-        out["time"] = page["time"]
         if page.dtype.itemsize == 48 and page.dtype.fields and page.dtype.fields["open"][1] == 4:
             out.view(_OUT_PRICES)["p"] = page.view(_RAW_PRICES)["p"]
         else:
@@ -121,6 +141,10 @@ class RatesSink(BarSink[npt.NDArray[Any]]):
         out["tick_volume"] = page["tick_volume"]
         out["spread"] = 0
         out["real_volume"] = np.rint(page["real_volume"])
+        out["time"] = page["time"]  # last, right before the check reads it back
+
+    def _times(self, rows: slice) -> npt.NDArray[np.int64]:
+        return self._arrays[0]["time"][rows]
 
     def _finish(self, arrays: list[npt.NDArray[Any]], n: int) -> npt.NDArray[Any]:
         return arrays[0]
@@ -135,42 +159,47 @@ class FrameSink(BarSink["pd.DataFrame"]):
 
     def _write(self, rows: slice, page: npt.NDArray[Any]) -> None:
         time_s, prices, tick_volume, real_volume = self._arrays
-        time_s[rows] = page["time"]
         for row, name in enumerate(_PRICES):
             prices[row, rows] = page[name]
         tick_volume[rows] = page["tick_volume"]
         np.rint(page["real_volume"], out=real_volume[rows], casting="unsafe")
+        time_s[rows] = page["time"]  # last, right before the check and the scaling read it back
+
+    def _times(self, rows: slice) -> npt.NDArray[np.int64]:
+        return self._arrays[0][rows]
+
+    def _complete(self, rows: slice) -> None:
+        self._arrays[0][rows] *= _UNIT_SCALE[_epoch_unit()]  # to the resolution of the DataFrame's index
 
     def _finish(self, arrays: list[npt.NDArray[Any]], n: int) -> pd.DataFrame:
-        time_s, prices, tick_volume, real_volume = arrays
-        return _frame(time_s, prices, tick_volume, np.zeros(n, np.int32), real_volume)
+        time, prices, tick_volume, real_volume = arrays
+        return _frame(time, prices, tick_volume, np.zeros(n, np.int32), real_volume)
 
 
 def rates_frame(rates: npt.NDArray[Any]) -> pd.DataFrame:
     """Turn a rates array into a DataFrame indexed by a UTC ``DatetimeIndex`` named ``time``."""
+    time = rates["time"].astype(np.int64)
+    time *= _UNIT_SCALE[_epoch_unit()]
     prices = np.empty((4, len(rates)))
     for row, name in enumerate(_PRICES):
         prices[row] = rates[name]
-    return _frame(rates["time"].astype(np.int64), prices, rates["tick_volume"].astype(np.uint64),
-                  rates["spread"].astype(np.int32), rates["real_volume"].astype(np.uint64))
+    return _frame(time, prices, rates["tick_volume"].astype(np.uint64), rates["spread"].astype(np.int32),
+                  rates["real_volume"].astype(np.uint64))
 
 
-def _frame(time_s: npt.NDArray[np.int64], prices: npt.NDArray[np.float64], tick_volume: npt.NDArray[Any],
+def _frame(time: npt.NDArray[np.int64], prices: npt.NDArray[np.float64], tick_volume: npt.NDArray[Any],
            spread: npt.NDArray[Any], real_volume: npt.NDArray[Any]) -> pd.DataFrame:
     """A rates DataFrame over fresh arrays that nobody else holds: they become its columns without a copy.
 
-    ``time_s`` is scaled in place to the resolution pandas gives epoch seconds; ``prices`` is one C-ordered
-    (4, n) block, the layout pandas keeps float columns in.
+    ``time`` is in the resolution pandas gives epoch seconds (:func:`_epoch_unit`).
     """
     import pandas as pd
 
     unit = _epoch_unit()
-    time_s *= _UNIT_SCALE[unit]
-    index = pd.DatetimeIndex(time_s.view(f"M8[{unit}]"), dtype=pd.DatetimeTZDtype(unit, "UTC"), name="time")
-    floats = pd.DataFrame(prices.T, index=index, columns=list(_PRICES), copy=False)
-    rest = pd.DataFrame({"tick_volume": tick_volume, "spread": spread, "real_volume": real_volume},
-                        index=index, copy=False)
-    return pd.concat([floats, rest], axis=1)
+    index = pd.DatetimeIndex(time, dtype=pd.DatetimeTZDtype(unit, "UTC"), name="time", copy=False)
+    columns = dict(zip(_PRICES, prices, strict=True))
+    columns |= {"tick_volume": tick_volume, "spread": spread, "real_volume": real_volume}
+    return pd.DataFrame(columns, index=index, copy=False)
 
 
 @functools.cache

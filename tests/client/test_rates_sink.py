@@ -7,6 +7,7 @@ import numpy.typing as npt
 import pandas as pd
 import pytest
 
+from pymt5_core.errors import ProtocolError
 from pymt5_core.rates import RATES_DTYPE, FrameSink, RatesSink, max_bars, rates_frame
 from pymt5_core.wire.enums import Period
 from pymt5_core.wire.layouts import LAYOUTS
@@ -66,6 +67,32 @@ def test_pages_fill_a_frame_equal_to_the_rates_frame(backward: bool, bound: int)
     pd.testing.assert_frame_equal(frame, expected, check_exact=True)
     assert frame.index.dtype == expected.index.dtype and frame.index.name == "time" and str(frame.index.tz) == "UTC"
     assert all(frame[name].to_numpy().flags.c_contiguous for name in frame.columns)
+
+
+@pytest.mark.parametrize("backward", [False, True])
+@pytest.mark.parametrize("sink_type", [RatesSink, FrameSink])
+def test_a_page_with_a_misaligned_bar_raises_and_leaves_the_result_as_it_was(
+    sink_type: type[RatesSink | FrameSink], backward: bool
+) -> None:
+    bars = wire_bars(1000)
+    pages = [bars[i:i + 250] for i in range(0, 1000, 250)]
+    if backward:
+        pages.reverse()
+    sink = sink_type(1000, backward=backward)
+    for page in pages[:2]:
+        sink.add(page, Period.M1)
+    bad = pages[2].copy()
+    bad["time"][-1] += 30
+    with pytest.raises(ProtocolError, match=f"bar at {bad['time'][-1]} is not aligned to M1"):
+        sink.add(bad, Period.M1)
+    assert len(sink) == 500
+    sink.add(bad, None)  # unchecked, as for a caller that has checked the times itself
+    assert len(sink) == 750
+    kept = np.sort(np.concatenate([*pages[:2], bad]), order="time")
+    if sink_type is RatesSink:
+        np.testing.assert_array_equal(sink.result(), reference_rates(kept))
+    else:
+        pd.testing.assert_frame_equal(sink.result(), reference_frame(reference_rates(kept)), check_exact=True)
 
 
 def test_rates_frame_matches_the_frame_sink_and_leaves_the_rates_alone() -> None:
