@@ -41,7 +41,9 @@ _REQ_PREFIX = struct.Struct("<BBH")
 _RESP_PREFIX = struct.Struct("<HHB")
 #: Bytes of a decrypted response before its body: random u16, command u16, code u8.
 RESPONSE_PREFIX_SIZE = _RESP_PREFIX.size
-_ZERO_IV = bytes(16)
+_ZERO_IV = _ZERO_BLOCK = bytes(16)
+#: The PKCS#7 padding of ``n`` bytes, by ``n``.
+_PADDING = tuple(bytes((n,)) * n for n in range(17))
 _SMALL_FRAME = 4096
 
 #: The initial key as the official client stores it (SPEC §2.4).
@@ -66,14 +68,14 @@ class FrameCipher:
     """AES-CBC with a zero IV and PKCS#7 padding; every message is encrypted independently.
 
     Creating a cipher context costs more than encrypting a small message, so one CBC context per direction
-    is kept for :meth:`encrypt` and for decrypting frames up to 4 KiB (large frames and :meth:`encrypt_message`
-    take a new context, whose cost is small against theirs). A kept context chains on from the last ciphertext block it
-    saw; XOR-ing that block into a message's first block cancels the chaining, so every message comes out
-    exactly as under a new context with the zero IV. The contexts carry state: one cipher serves one
-    connection, from one thread.
+    is kept for messages up to 4 KiB (larger ones take a new context, whose cost is small against theirs).
+    A kept context chains on from the last ciphertext block it saw. Encrypting, XOR-ing that block into a
+    message's first block cancels the chaining; decrypting, a zero block fed first makes it the zero IV
+    (its own plaintext is dropped). Either way every message comes out exactly as under a new context with
+    the zero IV. The contexts carry state: one cipher serves one connection, from one thread.
     """
 
-    __slots__ = ("_algorithm", "_decrypt_chain", "_decryptor", "_encrypt_chain", "_encryptor", "key_size")
+    __slots__ = ("_algorithm", "_decryptor", "_encrypt_chain", "_encryptor", "key_size")
 
     def __init__(self, key: bytes) -> None:
         if len(key) not in (16, 24, 32):
@@ -81,7 +83,7 @@ class FrameCipher:
         self._algorithm = algorithms.AES(bytes(key))
         self._encryptor = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).encryptor()
         self._decryptor = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).decryptor()
-        self._encrypt_chain = self._decrypt_chain = 0  # the last ciphertext block each context saw, as an int
+        self._encrypt_chain = 0  # the last ciphertext block the encrypting context saw, as an int
         self.key_size = len(key)
 
     def __repr__(self) -> str:
@@ -89,9 +91,12 @@ class FrameCipher:
 
     def encrypt(self, plaintext: bytes | bytearray | memoryview) -> bytes:
         """Pad with PKCS#7 and encrypt."""
-        pad = 16 - len(plaintext) % 16
         data = bytearray(plaintext)
-        data += bytes((pad,)) * pad
+        data += _PADDING[16 - len(data) % 16]
+        return self._encrypt_kept(data)
+
+    def _encrypt_kept(self, data: bytearray) -> bytes:
+        """Encrypt padded ``data`` on the kept context (see the class docstring); ``data`` is changed."""
         data[:16] = (int.from_bytes(data[:16], "little") ^ self._encrypt_chain).to_bytes(16, "little")
         out = self._encryptor.update(data)
         self._encrypt_chain = int.from_bytes(out[-16:], "little")
@@ -99,6 +104,14 @@ class FrameCipher:
 
     def encrypt_message(self, *parts: bytes | bytearray | memoryview) -> bytes:
         """Pad, encrypt and prefix the outer header: ``pack_message(encrypt(b"".join(parts)))`` without joining."""
+        n = sum(len(c) for c in parts)
+        if n < _SMALL_FRAME:
+            data = bytearray()
+            for chunk in parts:
+                data += chunk
+            data += _PADDING[16 - n % 16]
+            out = self._encrypt_kept(data)
+            return _HEADER.pack(len(out), 1) + out
         out = self._encrypt_into(parts, HEADER_SIZE)
         _HEADER.pack_into(out, 0, len(out) - HEADER_SIZE, 1)
         return bytes(out)
@@ -122,8 +135,6 @@ class FrameCipher:
         Raises:
             ProtocolError: the length is not a positive multiple of 16 or the padding is invalid.
         """
-        if 0 < len(ciphertext) <= _SMALL_FRAME and not len(ciphertext) % 16:
-            return self._decrypt_small(ciphertext)
         return bytes(self.decrypt_view(ciphertext))
 
     def decrypt_view(self, ciphertext: bytes | bytearray | memoryview) -> memoryview:
@@ -136,7 +147,7 @@ class FrameCipher:
         if n == 0 or n % 16:
             raise ProtocolError(f"ciphertext of {n} bytes is not a positive multiple of 16")
         if n <= _SMALL_FRAME:
-            return memoryview(self._decrypt_small(ciphertext))
+            return self._decrypt_small(ciphertext)
         dec = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).decryptor()
         # Decrypt straight into one buffer (update_into wants one spare block): about half the time of
         # update() + slicing on large frames. numpy leaves it unzeroed and backs large ones with huge pages.
@@ -148,14 +159,12 @@ class FrameCipher:
             raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
         return plain[:-pad]
 
-    def _decrypt_small(self, ciphertext: bytes | bytearray | memoryview) -> bytes:
-        plain = self._decryptor.update(ciphertext)  # on the kept context: see the class docstring
-        chain, self._decrypt_chain = self._decrypt_chain, int.from_bytes(ciphertext[-16:], "little")
-        plain = (int.from_bytes(plain[:16], "little") ^ chain).to_bytes(16, "little") + plain[16:]
+    def _decrypt_small(self, ciphertext: bytes | bytearray | memoryview) -> memoryview:
+        plain = self._decryptor.update(_ZERO_BLOCK + ciphertext)  # on the kept context: see the class docstring
         pad = plain[-1]
-        if not 1 <= pad <= 16 or plain[-pad:] != bytes([pad]) * pad:
+        if not 1 <= pad <= 16 or not plain.endswith(_PADDING[pad]):
             raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
-        return plain[:-pad]
+        return memoryview(plain)[16:-pad]
 
 
 def pack_message(ciphertext: bytes) -> bytes:
