@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from pymt5_core._construct import positional_constructor
 from pymt5_core.events import AccountUpdate, OrderEvent, TradeTransaction, TransactionType
 from pymt5_core.models import AccountInfo, Deal, Event, Order, Position
 from pymt5_core.wire.messages import AccountBody, DealUpdate, OrderUpdate
@@ -31,6 +32,8 @@ _MONEY = ("balance", "credit", "acc_profit", "commission_daily", "commission_mon
 _ORDER_KIND = {(0, 0): _T.ORDER_ADD, (0, 1): _T.ORDER_UPDATE, (0, 2): _T.ORDER_DELETE,
                (1, 0): _T.HISTORY_ADD, (1, 1): _T.HISTORY_UPDATE, (1, 2): _T.HISTORY_DELETE}
 _DEAL_KIND = {0: _T.DEAL_ADD, 1: _T.DEAL_UPDATE, 2: _T.DEAL_DELETE}
+_new_account = positional_constructor(AccountInfo)
+_new_order_event = positional_constructor(OrderEvent)
 
 
 class Valuation(Protocol):
@@ -75,6 +78,7 @@ class StateMirror:
         self._body: AccountBody | None = None
         self._money: dict[str, float] = dict.fromkeys(_MONEY, 0.0)
         self._as_sent: AccountInfo | None = None
+        self._settings: tuple[AccountBody, tuple[Any, ...]] | None = None  # a body and what _account_info reads of it
         self._positions: dict[int, Position] = {}
         self._orders: dict[int, Order] = {}
         self._history_orders: dict[int, Order] = {}
@@ -152,26 +156,26 @@ class StateMirror:
         return tuple(self._log.get(ticket, ()))
 
     def _account_info(self, body: AccountBody, positions: list[Position]) -> AccountInfo:
-        main = body.main
+        settings = self._settings
+        if settings is None or settings[0] is not body:  # read once per account body: money changes more often
+            settings = self._settings = body, _account_settings(body)
+        (trade_mode, name, server, company, currency, digits, leverage, so_call, so_so, so_mode, margin_mode,
+         free_mode, rights, trade_allowed, build, time_offset, symbols_count, otp_status, free_profit,
+         hedging) = settings[1]
         money = self._money
-        profit = sum((p.profit for p in positions), 0.0)
-        equity = money["balance"] + money["credit"] + profit + sum((p.swap + p.commission for p in positions), 0.0)
-        leverage = int(main["margin_leverage"])
-        hedging = int(main["margin_mode"]) == 2
+        balance, credit = money["balance"], money["credit"]
+        profit = sum((p.profit for p in positions), 0.0) if positions else 0.0
+        equity = balance + credit + profit + (sum((p.swap + p.commission for p in positions), 0.0) if positions
+                                              else 0.0)
         margin = self.valuation.margin(positions, leverage, hedging) if self.valuation and positions else 0.0
-        free_base = equity - max(profit, 0.0) if main["margin_free_profit_mode"] else equity
-        digits = int(main["currency_digits"]) or 2
-        rights = int(main["rights"])
-        # Positional, in field order: the keywords of 29 fields cost a third of this method.
-        return AccountInfo(
-            self.login, int(main["account_type"]), str(main["account_name"]), str(main["server_name"]),
-            str(main["company"]), str(main["account_currency"]), digits, leverage, money["balance"], money["credit"],
+        free_base = equity - max(profit, 0.0) if free_profit else equity
+        # Positional, in field order (the constructor of frozen dataclasses is the dearest part otherwise).
+        return _new_account(
+            self.login, trade_mode, name, server, company, currency, digits, leverage, balance, credit,
             round(profit, digits), round(equity, digits), round(margin, digits), round(free_base - margin, digits),
-            round(equity / margin * 100.0, 2) if margin else 0.0, float(main["margin_so_call"]),
-            float(main["margin_so_so"]), int(main["margin_so_mode"]), int(main["margin_mode"]),
-            int(main["margin_free_mode"]), rights, not rights & (4 | 8 | 512), int(main["server_build"]),
-            int(main["timezone_shift"]) + 3600 * int(main["daylightmode"]), money["commission_daily"],
-            money["commission_monthly"], money["acc_profit"], body.symbols_count, int(main["otp_status"]),
+            round(equity / margin * 100.0, 2) if margin else 0.0, so_call, so_so, so_mode, margin_mode, free_mode,
+            rights, trade_allowed, build, time_offset, money["commission_daily"], money["commission_monthly"],
+            money["acc_profit"], symbols_count, otp_status,
         )
 
     # --- snapshots ------------------------------------------------------------------------------
@@ -274,7 +278,7 @@ class StateMirror:
         for update in updates:
             if isinstance(update, OrderUpdate):
                 # A filled order comes as "delete from active" and "add to history" with the same record.
-                order = last[1] if last is not None and last[0] == update.order else Order.from_wire(update.order)
+                order = last[1] if last is not None and last[0] == update.order else Order.from_record(update.order)
                 last = update.order, order
                 self._apply_order(update, order)
             else:
@@ -314,7 +318,7 @@ class StateMirror:
             return
         if removed and log and log[-1].removed:
             return
-        event = OrderEvent(order.ticket, order.state, last_state, order, history, removed)
+        event = _new_order_event(order.ticket, order.state, last_state, order, history, removed)
         log.append(event)
         self._emit(event)
 
@@ -338,7 +342,7 @@ class StateMirror:
             self._apply_deal_record(record, u.transaction_type)
 
     def _apply_position(self, record: Mapping[str, Any]) -> bool:
-        pos = Position.from_wire(record)
+        pos = Position.from_record(record)
         ticket = pos.ticket
         if not ticket:
             ticket = next((t for t, p in self._positions.items() if p.symbol == pos.symbol), 0)
@@ -363,7 +367,7 @@ class StateMirror:
     def _apply_deal_record(self, record: Mapping[str, Any], transaction_type: int) -> None:
         if not record.get("deal"):
             return
-        deal = Deal.from_wire(record)
+        deal = Deal.from_record(record)
         if transaction_type == 0:
             if deal.ticket in self._deals:
                 return  # duplicate
@@ -383,3 +387,19 @@ class StateMirror:
             return
         self._deals[deal.ticket] = deal
         self._transaction(_DEAL_KIND[transaction_type], deal=deal)
+
+
+def _account_settings(body: AccountBody) -> tuple[Any, ...]:
+    """The values :class:`AccountInfo` takes from an account body besides the money, in the order
+    :meth:`StateMirror._account_info` reads them."""
+    main = body.main
+    rights = int(main["rights"])
+    return (
+        int(main["account_type"]), str(main["account_name"]), str(main["server_name"]), str(main["company"]),
+        str(main["account_currency"]), int(main["currency_digits"]) or 2, int(main["margin_leverage"]),
+        float(main["margin_so_call"]), float(main["margin_so_so"]), int(main["margin_so_mode"]),
+        int(main["margin_mode"]), int(main["margin_free_mode"]), rights, not rights & (4 | 8 | 512),
+        int(main["server_build"]), int(main["timezone_shift"]) + 3600 * int(main["daylightmode"]),
+        body.symbols_count, int(main["otp_status"]), bool(main["margin_free_profit_mode"]),
+        int(main["margin_mode"]) == 2,
+    )

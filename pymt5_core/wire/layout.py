@@ -2,7 +2,9 @@
 
 A :class:`Layout` is built from a list of :class:`~pymt5_core.wire.codec.Field`; offsets and the size are
 derived. It compiles one :class:`struct.Struct` for single records and one numpy dtype for arrays of
-records, so a whole body of bars or ticks decodes in a single ``numpy.frombuffer`` call.
+records, so a whole body of bars or ticks decodes in a single ``numpy.frombuffer`` call. On first use it
+also compiles, from the same field list, the two readers of single whole records (to a tuple, to a dict):
+one ``unpack_from`` and the text and FILETIME conversions, with nothing looked up per field.
 """
 
 from __future__ import annotations
@@ -51,7 +53,10 @@ class Layout:
         "_decoded_dtype",
         "_decoders",
         "_post",
+        "_read_dict",
+        "_read_tuple",
         "_struct",
+        "_zeros",
         "dtype",
         "fields",
         "index",
@@ -85,6 +90,9 @@ class Layout:
             (i, f.type) for i, f in enumerate(self.spec) if f.type in (*_TEXT, FieldType.TIME)
         )
         self._decoders: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple((i, _DECODERS[t]) for i, t in self._post)
+        self._zeros = tuple(to_wire(None) for to_wire in self._converters)  # what pack writes for a missing value
+        self._read_tuple: Callable[[Any, int], tuple[Any, ...]] | None = None  # compiled on first use
+        self._read_dict: Callable[[Any, int], dict[str, Any]] | None = None
         self.dtype: np.dtype[Any] = np.dtype(
             {
                 "names": list(self.fields),
@@ -125,6 +133,17 @@ class Layout:
 
     def pack_dict(self, values: Mapping[str, Any]) -> bytes:
         """Encode one record from a mapping of field name to value; missing fields are zero."""
+        out = list(self._zeros)
+        index, converters = self.index, self._converters
+        try:
+            for name, value in values.items():
+                i = index[name]
+                out[i] = converters[i](value)
+            return self._struct.pack(*out)
+        except Exception:  # noqa: BLE001 - the checks below, in field order, raise the error to report
+            return self._pack_dict_in_order(values)
+
+    def _pack_dict_in_order(self, values: Mapping[str, Any]) -> bytes:
         if not self.index.keys() >= values.keys():
             raise EncodeError(f"{self.name}: unknown fields {sorted(set(values) - set(self.index))}")
         get = values.get
@@ -143,18 +162,47 @@ class Layout:
         Raises:
             ProtocolError: a field straddles the end of the data.
         """
+        return list(self.unpack_tuple(data, offset))
+
+    def unpack_tuple(self, data: bytes | bytearray | memoryview, offset: int = 0) -> tuple[Any, ...]:
+        """:meth:`unpack` as a tuple: the cheapest form of one decoded record (values in field order)."""
         if offset < 0:
             raise ProtocolError(f"{self.name}: negative offset")
         if len(data) - offset >= self.size:
-            values = list(self._struct.unpack_from(data, offset))
-            for i, decode in self._decoders:
-                values[i] = decode(values[i])
-            return values
-        return self._unpack_partial(data, offset)
+            return (self._read_tuple or self._compile()[0])(data, offset)
+        return tuple(self._unpack_partial(data, offset))
 
     def unpack_dict(self, data: bytes | bytearray | memoryview, offset: int = 0) -> dict[str, Any]:
         """Decode one record into a dict keyed by field name."""
-        return dict(zip(self.fields, self.unpack(data, offset), strict=True))
+        if 0 <= offset <= len(data) - self.size:
+            return (self._read_dict or self._compile()[1])(data, offset)
+        return dict(zip(self.fields, self.unpack_tuple(data, offset), strict=True))
+
+    def _compile(self) -> tuple[Callable[[Any, int], tuple[Any, ...]], Callable[[Any, int], dict[str, Any]]]:
+        """Generate the readers of a whole record from the field list: one ``unpack_from`` into locals, then
+        a tuple or dict display of them with each text or FILETIME value converted in place."""
+        names = [f"v{i}" for i in range(len(self.spec))]
+        values = list(names)
+        for i, f in enumerate(self.spec):
+            if f.type is FieldType.STR16:  # the empty string, the most common text, without a call
+                values[i] = f"'' if {names[i]}[:2] == EMPTY else decode_str16({names[i]})"
+            elif f.type is FieldType.STR8:
+                values[i] = f"decode_str8({names[i]})"
+            elif f.type is FieldType.TIME:
+                values[i] = f"filetime_to_unix_ms({names[i]})"
+        unpacked = f"    {', '.join(names)}, = unpack_from(data, offset)\n"
+        source = (
+            f"def read_tuple(data, offset):\n{unpacked}    return ({', '.join(values)},)\n"
+            f"def read_dict(data, offset):\n{unpacked}"
+            f"    return {{{', '.join(f'{n!r}: {v}' for n, v in zip(self.fields, values, strict=True))}}}\n"
+        )
+        namespace: dict[str, Any] = {
+            "unpack_from": self._struct.unpack_from, "EMPTY": b"\0\0", "decode_str16": decode_str16,
+            "decode_str8": decode_str8, "filetime_to_unix_ms": filetime_to_unix_ms,
+        }
+        exec(compile(source, f"<layout {self.name}>", "exec"), namespace)
+        self._read_tuple, self._read_dict = namespace["read_tuple"], namespace["read_dict"]
+        return namespace["read_tuple"], namespace["read_dict"]
 
     def _unpack_partial(self, data: bytes | bytearray | memoryview, offset: int) -> list[Any]:
         end = len(data)
