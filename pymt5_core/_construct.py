@@ -31,7 +31,7 @@ def positional_constructor(cls: type[_T]) -> Callable[..., _T]:
     fields = [(f.name, f.type) for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     twin: Any = dataclasses.make_dataclass(f"_{cls.__name__}Values", fields, bases=cls.__bases__, slots=True,
                                            eq=False, repr=False, match_args=False)
-    if twin.__slots__ != cls.__slots__:  # pragma: no cover - both come from the same field list
+    if twin.__slots__ != cls.__dict__["__slots__"]:  # pragma: no cover - both come from the same field list
         raise TypeError(f"{cls.__name__}: slots differ from its fields")
 
     def build(*values: Any) -> _T:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
+from pymt5_core._construct import positional_constructor
 from pymt5_core._validate import (
     check_callable,
     check_credentials,
@@ -119,6 +120,13 @@ _RECONCILE_SKEW_MS = 60_000
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 EventCallback = Callable[[Any], Any]
+#: Requests that need a current quote to be checked and priced.
+_NEEDS_QUOTE = frozenset({RequestAction.DEAL, RequestAction.PENDING, RequestAction.SLTP, RequestAction.MODIFY})
+# The values of one order, built positionally (see pymt5_core._construct): every field given, in order.
+_new_request = positional_constructor(TradeRequest)
+_new_result = positional_constructor(TradeResult)
+_new_context = positional_constructor(TradeContext)
+_new_quote = positional_constructor(Quote)
 
 
 def to_epoch_seconds(value: datetime | float | int | np.datetime64 | None, what: str = "time") -> int | None:
@@ -1335,10 +1343,10 @@ class MT5Client:
         echo, res = read_trade_result(frame.body)
         action_id, retcode = echo["action_id"], res["retcode"]
         pending = self._pending.get(action_id)
-        result = TradeResult(  # positional, in field order (the decoded values are Python ints and floats)
+        result = _new_result(  # positional, in field order (the decoded values are Python ints and floats)
             retcode, res["deal"], res["trade_order"], res["volume"] / LOTS_SCALE, res["price"], res["bid"],
             res["ask"], res["comment"], action_id, pending.request if pending else None, res["last"],
-            Retcode.is_final(retcode),
+            Retcode.is_final(retcode), False,
         )
         self._emit(result)
         if pending is not None and result.final and not pending.future.done():
@@ -1390,9 +1398,7 @@ class MT5Client:
         if sym.full is None:
             await self.symbol(name)
             sym = self._symbols[name]
-        needs_quote = request.action in (RequestAction.DEAL, RequestAction.PENDING, RequestAction.SLTP,
-                                         RequestAction.MODIFY)
-        if needs_quote and not (sym.live.bid and sym.live.ask):
+        if request.action in _NEEDS_QUOTE and not (sym.live.bid and sym.live.ask):
             with contextlib.suppress(RequestTimeout):
                 await self._wait_first_tick(sym, min(self.timeout, 5.0))
         action_id = self._next_action_id()
@@ -1401,7 +1407,7 @@ class MT5Client:
             raise NotConnected("not logged in")
         q = sym.live
         now_ms = self.server_time
-        ctx = TradeContext(account, Quote(q.bid, q.ask, q.last), self.mirror.positions, self.mirror.orders,
+        ctx = _new_context(account, _new_quote(q.bid, q.ask, q.last), self.mirror.positions, self.mirror.orders,
                            (now_ms or 0) // 1000, self._link_up)
         try:
             fields = build_trade_fields(request, self._info(sym), ctx)
@@ -1556,9 +1562,9 @@ class MT5Client:
 
     async def _market(self, order_type: int, symbol: str, volume: float, price: float | None, sl: float | None,
                       tp: float | None, deviation: int, comment: str, filling: int | None) -> TradeResult:
-        return await self.order_send(TradeRequest(
+        return await self.order_send(_new_request(
             RequestAction.DEAL, symbol, volume, order_type, price or 0.0, 0.0, sl or 0.0, tp or 0.0, deviation,
-            filling, 0, 0, comment))
+            filling, 0, 0, comment, 0, 0, 0, 0))
 
     async def _place(self, order_type: int, symbol: str, volume: float, price: float, stoplimit: float,
                      sl: float | None, tp: float | None, expiration: Any, comment: str) -> TradeResult:
@@ -1645,9 +1651,9 @@ class MT5Client:
             raise TradeRejected(Retcode.INVALID, f"position {position_ticket} does not exist")
         if volume is not None and check_number(volume, "volume", retcode=Retcode.INVALID_VOLUME) <= 0:
             raise TradeRejected(Retcode.INVALID_VOLUME, f"volume {volume:g} must be positive")
-        return await self.order_send(TradeRequest(
-            RequestAction.DEAL, pos.symbol, volume or pos.volume, 1 - pos.type, deviation=deviation,
-            position=position_ticket))
+        return await self.order_send(_new_request(
+            RequestAction.DEAL, pos.symbol, volume or pos.volume, 1 - pos.type, 0.0, 0.0, 0.0, 0.0, deviation, None, 0,
+            0, "", position_ticket, 0, 0, 0))
 
     async def close_by(self, position_ticket: int, opposite_ticket: int) -> TradeResult:
         """Close a position by an opposite one of the same symbol (hedging accounts)."""

@@ -13,7 +13,6 @@ each position's current price and profit) are computed when read, from the lates
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Mapping
@@ -148,8 +147,9 @@ class StateMirror:
 
     def unmark_deals(self, mark: DealMark) -> None:
         """Forget a mark (safe to call twice)."""
-        with contextlib.suppress(ValueError):
-            self._deal_marks.remove(mark)
+        marks = self._deal_marks
+        if mark in marks:  # marks compare by identity
+            marks.remove(mark)
 
     def order_log(self, ticket: int) -> tuple[OrderEvent, ...]:
         """The lifecycle of one order, oldest first."""

@@ -53,12 +53,16 @@ _I32_MAX, _U32_MAX, _F64_MAX, _U64_MAX = 2**31 - 1, 2**32 - 1, 1.797693134862315
 _I32_FIELDS = frozenset({"spread_diff", "spread_diff_balance", "trade_stops_level", "trade_freeze_level",
                          "swap_rollover3days"})
 _U64_FIELDS = frozenset({"trade_instant_volume", "volume_min", "volume_max", "volume_step", "volume_limit"})
-_TYPE_FLAG = {0: OrderFlags.MARKET, 1: OrderFlags.MARKET, 2: OrderFlags.LIMIT, 3: OrderFlags.LIMIT,
-              4: OrderFlags.STOP, 5: OrderFlags.STOP, 6: OrderFlags.STOP_LIMIT, 7: OrderFlags.STOP_LIMIT}
+# The flag values as plain ints: ``&`` of an int and an IntFlag member makes a new flag object, a slow step.
+_TYPE_FLAG = {0: int(OrderFlags.MARKET), 1: int(OrderFlags.MARKET), 2: int(OrderFlags.LIMIT), 3: int(OrderFlags.LIMIT),
+              4: int(OrderFlags.STOP), 5: int(OrderFlags.STOP), 6: int(OrderFlags.STOP_LIMIT),
+              7: int(OrderFlags.STOP_LIMIT)}
+_SL_FLAG, _TP_FLAG, _CLOSE_BY_FLAG = int(OrderFlags.SL), int(OrderFlags.TP), int(OrderFlags.CLOSE_BY)
 _FILL_FLAG = {OrderFilling.FOK: 1, OrderFilling.IOC: 2, OrderFilling.BOC: 4}
 _PER_LOT_MARGIN = frozenset({CalcMode.FUTURES, CalcMode.EXCH_FUTURES, CalcMode.EXCH_FUTURES_FORTS})
 _VALUED_AT_LAST = frozenset({32, 35, 37, 38, 39})
 _MAX_PRICE = 1e9
+_FULL = TradeMode.FULL
 #: ``type_flags`` of requests that close positions (SPEC §7.15).
 _CLOSING_FLAGS = TradeFlags.CLOSE | TradeFlags.OPEN
 
@@ -212,7 +216,7 @@ def _check_volume(volume: float, sym: SymbolInfo, *, closing: bool = False) -> i
     if not math.isfinite(volume) or volume <= 0:
         raise _reject(Retcode.INVALID_VOLUME, f"volume {volume} must be positive")
     wire = lots_to_wire(volume)
-    lo, hi, step = (lots_to_wire(v) for v in (sym.volume_min, sym.volume_max, sym.volume_step))
+    lo, hi, step = lots_to_wire(sym.volume_min), lots_to_wire(sym.volume_max), lots_to_wire(sym.volume_step)
     if (not closing and wire < lo) or (hi and wire > hi) or (step and wire % step):
         raise _reject(Retcode.INVALID_VOLUME,
                       f"volume {volume} outside {sym.volume_min:g}..{sym.volume_max:g} step {sym.volume_step:g}")
@@ -221,6 +225,8 @@ def _check_volume(volume: float, sym: SymbolInfo, *, closing: bool = False) -> i
 
 def _check_direction(sym: SymbolInfo, buy: bool) -> None:
     mode = sym.trade_mode
+    if mode == _FULL:
+        return
     if mode == TradeMode.DISABLED:
         raise _reject(Retcode.TRADE_DISABLED, f"trading is disabled for {sym.name}")
     if mode == TradeMode.CLOSE_ONLY:
@@ -235,7 +241,7 @@ def _check_type_allowed(sym: SymbolInfo, order_type: int, sl: float, tp: float) 
     flag = _TYPE_FLAG.get(order_type)
     if flag is None or not sym.order_flags & flag:
         raise _reject(Retcode.INVALID_ORDER, f"order type {order_type} is not allowed for {sym.name}")
-    if (sl and not sym.order_flags & OrderFlags.SL) or (tp and not sym.order_flags & OrderFlags.TP):
+    if (sl and not sym.order_flags & _SL_FLAG) or (tp and not sym.order_flags & _TP_FLAG):
         raise _reject(Retcode.INVALID_ORDER, f"stop loss / take profit not allowed for {sym.name}")
 
 
@@ -244,6 +250,8 @@ def _points(distance: float, sym: SymbolInfo) -> int:
 
 
 def _check_stops(sym: SymbolInfo, buy: bool, reference: float, sl: float, tp: float) -> None:
+    if not sl and not tp:  # no stops (zeros pass every check below)
+        return
     _check_price(sl, sym, Retcode.INVALID_STOPS, "stop loss")
     _check_price(tp, sym, Retcode.INVALID_STOPS, "take profit")
     if not reference:
@@ -354,10 +362,12 @@ def build_trade_fields(request: TradeRequest, sym: SymbolInfo, ctx: TradeContext
     if request.deviation < 0 or request.deviation > _I32_MAX:
         raise _reject(Retcode.TRADE_DISABLED, f"deviation {request.deviation} is out of range")
     _check_account(ctx)
-    try:
-        action = RequestAction(request.action)
-    except ValueError:
-        raise InvalidRequest(f"unknown trade action {request.action!r}", retcode=Retcode.INVALID) from None
+    action = request.action
+    if action.__class__ is not RequestAction:
+        try:
+            action = RequestAction(action)
+        except ValueError:
+            raise InvalidRequest(f"unknown trade action {request.action!r}", retcode=Retcode.INVALID) from None
     base: dict[str, Any] = {"trade_symbol": sym.name, "digits": sym.digits, "type_reason": 0,
                             "comment": request.comment[:31]}
     if action is RequestAction.DEAL:
@@ -372,7 +382,8 @@ def build_trade_fields(request: TradeRequest, sym: SymbolInfo, ctx: TradeContext
         fields = _remove(request, ctx)
     else:
         fields = _close_by(request, sym, ctx)
-    return {**base, **fields}
+    base.update(fields)
+    return base
 
 
 def _open(r: TradeRequest, sym: SymbolInfo, ctx: TradeContext) -> dict[str, Any]:
@@ -468,7 +479,7 @@ def _sltp(r: TradeRequest, sym: SymbolInfo, ctx: TradeContext) -> dict[str, Any]
     sl, tp = _normalize_price(r.sl, sym), _normalize_price(r.tp, sym)
     if math.isclose(sl, pos.sl, abs_tol=sym.point / 2) and math.isclose(tp, pos.tp, abs_tol=sym.point / 2):
         raise _reject(Retcode.NO_CHANGES, f"position {pos.ticket} already has these stops")
-    if (r.sl and not sym.order_flags & OrderFlags.SL) or (r.tp and not sym.order_flags & OrderFlags.TP):
+    if (r.sl and not sym.order_flags & _SL_FLAG) or (r.tp and not sym.order_flags & _TP_FLAG):
         raise _reject(Retcode.INVALID_ORDER, f"stop loss / take profit not allowed for {sym.name}")
     buy = pos.type == 0
     _check_stops(sym, buy, ctx.quote.bid if buy else ctx.quote.ask, r.sl, r.tp)
@@ -523,7 +534,7 @@ def _remove(r: TradeRequest, ctx: TradeContext) -> dict[str, Any]:
 
 def _close_by(r: TradeRequest, sym: SymbolInfo, ctx: TradeContext) -> dict[str, Any]:
     first, other = _position(ctx, r.position), _position(ctx, r.position_by)
-    if not ctx.account.hedging or not sym.order_flags & OrderFlags.CLOSE_BY:
+    if not ctx.account.hedging or not sym.order_flags & _CLOSE_BY_FLAG:
         raise _reject(Retcode.INVALID_ORDER, "close-by needs a hedging account and a symbol that allows it")
     if first.symbol != other.symbol or first.type == other.type or first.symbol != sym.name:
         raise _reject(Retcode.INVALID, "close-by needs two opposite positions of the same symbol")

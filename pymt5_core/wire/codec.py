@@ -246,10 +246,25 @@ def normalize(value: float, digits: int) -> float:
 
 
 def lots_to_wire(lots: float) -> int:
-    """Convert lots to the wire integer (lots x 1e8) the way the official client formats them."""
+    """Convert lots to the wire integer (lots x 1e8) the way the official client formats them.
+
+    That is ``lots`` written with 8 decimals, correctly rounded, without the point: the integer nearest to
+    the exact value of ``lots`` x 1e8 (ties to even).
+    """
+    if lots.__class__ is float and -_FAST_LOTS < lots < _FAST_LOTS:
+        # The product is the exact value rounded to a double, and that rounding keeps order. Integers and
+        # halves are doubles at this size, so unless the product is a half, its nearest integer is the
+        # exact value's: no formatting needed.
+        scaled = lots * 1e8
+        nearest = round(scaled)
+        if scaled - nearest not in (0.5, -0.5):
+            return nearest
     if not math.isfinite(lots):
         raise EncodeError(f"volume {lots!r} is not a finite number")
     return int(f"{lots:.8f}".replace(".", ""))
+
+
+_FAST_LOTS = 1e7  # lots x 1e8 < 2**52: every integer and half is a double
 
 
 def wire_to_lots(value: int) -> float:

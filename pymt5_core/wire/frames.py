@@ -110,8 +110,8 @@ class FrameCipher:
             for chunk in parts:
                 data += chunk
             data += _PADDING[16 - n % 16]
-            out = self._encrypt_kept(data)
-            return _HEADER.pack(len(out), 1) + out
+            ciphertext = self._encrypt_kept(data)
+            return _HEADER.pack(len(ciphertext), 1) + ciphertext
         out = self._encrypt_into(parts, HEADER_SIZE)
         _HEADER.pack_into(out, 0, len(out) - HEADER_SIZE, 1)
         return bytes(out)

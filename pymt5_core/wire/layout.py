@@ -140,7 +140,7 @@ class Layout:
                 i = index[name]
                 out[i] = converters[i](value)
             return self._struct.pack(*out)
-        except Exception:  # noqa: BLE001 - the checks below, in field order, raise the error to report
+        except Exception:  # the checks below, in field order, raise the error to report
             return self._pack_dict_in_order(values)
 
     def _pack_dict_in_order(self, values: Mapping[str, Any]) -> bytes:
@@ -330,9 +330,15 @@ def _converter(f: Field) -> Callable[[Any], Any]:
     general = functools.partial(_to_wire, f)
     if f.type in INTEGER_TYPES:
         lo, hi, check = *_INT_RANGES[f.type], f.check_int
-        # A missing value (None, written as zero) is common in requests: it skips the general checks too.
-        return lambda value: (value if value.__class__ is int and lo <= value <= hi
-                              else 0 if value is None else check(value))
+        # A missing value (None, written as zero) is common in requests: it skips the general checks too, as
+        # does an int enum member in range (check_int gives it back unchanged).
+        def to_int(value: Any) -> Any:
+            plain = value.__class__ is int or (isinstance(value, int) and value.__class__ is not bool)
+            if plain and lo <= value <= hi:
+                return value
+            return 0 if value is None else check(value)
+
+        return to_int
     if f.type is FieldType.F64:
         return lambda value: value if value.__class__ is float else 0.0 if value is None else general(value)
     if f.type in _TEXT:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import struct
 from pathlib import Path
 from typing import Any
@@ -399,6 +400,20 @@ def test_normalize_rounds_with_the_official_bias(value: float, digits: int, expe
 )
 def test_lots_to_wire_formats_with_eight_decimals(lots: float, wire: int) -> None:
     assert lots_to_wire(lots) == wire
+
+
+def test_lots_to_wire_equals_the_eight_decimal_formatting_everywhere() -> None:
+    """The arithmetic shortcut gives exactly the formatted value: volumes on and near the 1e-8 grid, halves
+    of it (ties), random doubles, and values past the shortcut's range."""
+    rng = random.Random(8)
+    grid = [rng.randrange(10**13) / 1e8 for _ in range(3000)]
+    halves = [(rng.randrange(10**12) + 0.5) / 1e8 for _ in range(3000)]
+    near = [math.nextafter(v, math.inf if i % 2 else -math.inf) for i, v in enumerate(grid + halves)]
+    doubles = [rng.uniform(-2e7, 2e7) for _ in range(3000)] + [rng.random() * 10.0 ** rng.randint(-10, 9)
+                                                                  for _ in range(3000)]
+    edges = [9999999.999999995, 9999999.99999999, 1e7, -1e7, 1e15, 5e-9, 1.5e-8, 2.5e-8, -2.5e-8, -0.0, 0.0, 3, -7]
+    for lots in [*grid, *halves, *near, *doubles, *(-v for v in grid[:500]), *edges]:
+        assert lots_to_wire(lots) == int(f"{lots:.8f}".replace(".", "")), lots
 
 
 @pytest.mark.parametrize("lots", [math.inf, -math.inf, math.nan])
