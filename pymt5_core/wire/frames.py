@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from pymt5_core._construct import positional_constructor
 from pymt5_core.errors import EncodeError, ProtocolError
 from pymt5_core.wire.enums import Command
 
@@ -104,7 +105,7 @@ class FrameCipher:
 
     def encrypt_message(self, *parts: bytes | bytearray | memoryview) -> bytes:
         """Pad, encrypt and prefix the outer header: ``pack_message(encrypt(b"".join(parts)))`` without joining."""
-        n = sum(len(c) for c in parts)
+        n = sum(map(len, parts))
         if n < _SMALL_FRAME:
             data = bytearray()
             for chunk in parts:
@@ -147,7 +148,8 @@ class FrameCipher:
         if n == 0 or n % 16:
             raise ProtocolError(f"ciphertext of {n} bytes is not a positive multiple of 16")
         if n <= _SMALL_FRAME:
-            return self._decrypt_small(ciphertext)
+            small, end = self._decrypt_small(ciphertext)
+            return memoryview(small)[16:end]
         dec = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).decryptor()
         # Decrypt straight into one buffer (update_into wants one spare block): about half the time of
         # update() + slicing on large frames. numpy leaves it unzeroed and backs large ones with huge pages.
@@ -159,12 +161,13 @@ class FrameCipher:
             raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
         return plain[:-pad]
 
-    def _decrypt_small(self, ciphertext: bytes | bytearray | memoryview) -> memoryview:
+    def _decrypt_small(self, ciphertext: bytes | bytearray | memoryview) -> tuple[bytes, int]:
+        """The plaintext of a small frame, which starts after 16 bytes to skip, and where it ends (the padding)."""
         plain = self._decryptor.update(_ZERO_BLOCK + ciphertext)  # on the kept context: see the class docstring
         pad = plain[-1]
         if not 1 <= pad <= 16 or not plain.endswith(_PADDING[pad]):
             raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
-        return memoryview(plain)[16:-pad]
+        return plain, len(plain) - pad
 
 
 def pack_message(ciphertext: bytes) -> bytes:
@@ -255,6 +258,9 @@ class ResponseFrame:
         return f"ResponseFrame({_command_name(self.command)}, code={self.code}, {len(self.body)} B)"
 
 
+_new_response = positional_constructor(ResponseFrame)
+
+
 def _command_name(command: int) -> str:
     try:
         return str(Command(command))
@@ -293,8 +299,11 @@ class ClientConnection:
         """
         if not self.ready and not _bootstrap:
             raise ProtocolError("connection not ready: the bootstrap exchange has not completed")
-        inner = RequestFrame(int(command), bytes(payload), random or _random_prefix()).encode()
-        return self._cipher.encrypt_message(inner)
+        command = int(command)
+        if not 0 <= command <= 0xFFFF:
+            raise EncodeError(f"command id {command} is not a u16")
+        r0, r1 = random or _random_prefix()
+        return self._cipher.encrypt_message(_REQ_PREFIX.pack(r0, r1, command), bytes(payload))
 
     def receive(self, message: bytes | bytearray | memoryview) -> ResponseFrame:
         """Decrypt and parse one server message; a bootstrap answer installs the new key.
@@ -302,8 +311,16 @@ class ClientConnection:
         Raises:
             ProtocolError: undecryptable, malformed, a failed bootstrap, or a key of a bad length.
         """
-        frame = ResponseFrame.decode(self._cipher.decrypt_view(unpack_message(message)))
-        if frame.command == Command.BOOTSTRAP and not self.ready:
+        n = len(message) - HEADER_SIZE
+        if 0 < n <= _SMALL_FRAME and not n % 16:  # most frames: read straight from the decrypted bytes
+            plain, end = self._cipher._decrypt_small(memoryview(message)[HEADER_SIZE:])
+            if end < 16 + _RESP_PREFIX.size:
+                raise ProtocolError(f"response frame of {end - 16} bytes is shorter than its prefix")
+            reserved, command, code = _RESP_PREFIX.unpack_from(plain, 16)
+            frame = _new_response(command, code, plain[16 + _RESP_PREFIX.size : end], reserved)
+        else:
+            frame = ResponseFrame.decode(self._cipher.decrypt_view(unpack_message(message)))
+        if not self.ready and frame.command == Command.BOOTSTRAP:
             self._install(frame)
         return frame
 
