@@ -99,7 +99,7 @@ from pymt5_core.wire.messages import (
     read_symbols,
     read_symbols_compressed,
     read_ticks,
-    read_trade_result,
+    read_trade_outcome,
     read_trade_status,
     read_trade_update,
 )
@@ -1340,8 +1340,8 @@ class MT5Client:
     def _on_trade_result(self, frame: Any) -> None:
         if frame.code:
             return
-        echo, res = read_trade_result(frame.body)
-        action_id, retcode = echo["action_id"], res["retcode"]
+        action_id, res = read_trade_outcome(frame.body)
+        retcode = res["retcode"]
         pending = self._pending.get(action_id)
         result = _new_result(  # positional, in field order (the decoded values are Python ints and floats)
             retcode, res["deal"], res["trade_order"], res["volume"] / LOTS_SCALE, res["price"], res["bid"],

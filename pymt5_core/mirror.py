@@ -274,12 +274,18 @@ class StateMirror:
         if self._held is not None:
             self._held.append(("trade", updates))
             return
-        last: tuple[Mapping[str, Any], Order] | None = None
+        last: tuple[object, Order] | None = None
         for update in updates:
             if isinstance(update, OrderUpdate):
-                # A filled order comes as "delete from active" and "add to history" with the same record.
-                order = last[1] if last is not None and last[0] == update.order else Order.from_record(update.order)
-                last = update.order, order
+                # As read, the record is still its values (no dict made). A filled order comes as "delete from
+                # active" and "add to history" with the same record: one Order for both.
+                values = update.order_values
+                record = update.order if values is None else values
+                if last is not None and (record is last[0] or record == last[0]):
+                    order = last[1]
+                else:
+                    order = Order.from_record(update.order) if values is None else Order.from_values(values)
+                last = record, order
                 self._apply_order(update, order)
             else:
                 self._apply_deal(update)
@@ -334,15 +340,27 @@ class StateMirror:
                          commission_daily=u.commission_daily, commission_monthly=u.commission_monthly)
                 if self._body is not None:
                     self._account_changed(before)
-        if u.position.get("trade_symbol") or u.deal.get("trade_symbol"):
-            for record in (u.position, *u.positions):
-                if not self._apply_position(record):
+        position_values, deal_values = u.position_values, u.deal_values
+        positions: Iterable[Position]
+        deals: Iterable[Deal]
+        if position_values is not None and deal_values is not None:  # as read: the models straight from the values
+            position, deal = Position.from_values(position_values), Deal.from_values(deal_values)
+            touched: object = position.symbol or deal.symbol
+            positions = itertools.chain((position,), map(Position.from_record, u.positions))
+            deals = itertools.chain((deal,), map(Deal.from_record, u.deals))
+        else:
+            touched = u.position.get("trade_symbol") or u.deal.get("trade_symbol")
+            positions = map(Position.from_record, (u.position, *u.positions))
+            deals = (Deal.from_record(r) for r in (u.deal, *u.deals) if r.get("deal"))
+        if touched:
+            for pos in positions:
+                if not self._apply_position(pos):
                     return  # an unknown position closed: skip the rest of this record (SPEC §8.9)
-        for record in (u.deal, *u.deals):
-            self._apply_deal_record(record, u.transaction_type)
+        for deal in deals:
+            if deal.ticket:  # ticket 0: no deal
+                self._apply_deal_record(deal, u.transaction_type)
 
-    def _apply_position(self, record: Mapping[str, Any]) -> bool:
-        pos = Position.from_record(record)
+    def _apply_position(self, pos: Position) -> bool:
         ticket = pos.ticket
         if not ticket:
             ticket = next((t for t, p in self._positions.items() if p.symbol == pos.symbol), 0)
@@ -364,10 +382,7 @@ class StateMirror:
             self._transaction(_T.POSITION, position=pos)
         return True
 
-    def _apply_deal_record(self, record: Mapping[str, Any], transaction_type: int) -> None:
-        if not record.get("deal"):
-            return
-        deal = Deal.from_record(record)
+    def _apply_deal_record(self, deal: Deal, transaction_type: int) -> None:
         if transaction_type == 0:
             if deal.ticket in self._deals:
                 return  # duplicate

@@ -12,7 +12,7 @@ change, so a reference held by user code is a consistent snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -21,6 +21,7 @@ from typing import Any, NewType
 
 from pymt5_core._construct import positional_constructor
 from pymt5_core.wire.codec import LOTS_SCALE
+from pymt5_core.wire.layouts import LAYOUTS
 
 __all__ = [
     "AccountInfo",
@@ -286,12 +287,20 @@ class Position:
         """Build from a Position record as the wire layer decodes it (Python values: nothing to convert)."""
         return _position(*_POSITION_FIELDS(r))
 
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> Position:
+        """Build from a Position record decoded to positional values (``Layout.unpack_tuple``)."""
+        return _position(*_POSITION_AT(values))
 
-_POSITION_FIELDS = itemgetter(
+
+# The record fields a Position is built from, in the order its builder takes them.
+_POSITION_NAMES = (
     "position_id", "trade_order", "time_create", "time_update", "trade_symbol", "trade_action", "price_open",
     "price_close", "sl", "tp", "trade_volume", "profit", "commission", "storage", "expert", "comment",
     "contract_size", "digits", "trade_reason", "external_id", "time_create_ms", "time_update_ms",
 )
+_POSITION_FIELDS = itemgetter(*_POSITION_NAMES)
+_POSITION_AT = itemgetter(*(LAYOUTS["Position"].index[name] for name in _POSITION_NAMES))
 
 
 def _position(ticket: int, order: int, create_s: int, update_s: int, symbol: str, type_: int, price_open: float,
@@ -359,13 +368,21 @@ class Order:
         """Build from an Order record as the wire layer decodes it (Python values: nothing to convert)."""
         return _order(*_ORDER_FIELDS(r))
 
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> Order:
+        """Build from an Order record decoded to positional values (``Layout.unpack_tuple``)."""
+        return _order(*_ORDER_AT(values))
 
-_ORDER_FIELDS = itemgetter(
+
+# The record fields a Order is built from, in the order its builder takes them.
+_ORDER_NAMES = (
     "trade_order", "trade_symbol", "order_type", "order_state", "volume_initial", "volume_current", "price_order",
     "price_trigger", "price_current", "price_sl", "price_tp", "time_setup", "time_setup_ms", "time_done",
     "time_done_ms", "time_expiration", "type_filling", "type_time", "type_reason", "expert", "position_id",
     "comment", "order_id", "digits",
 )
+_ORDER_FIELDS = itemgetter(*_ORDER_NAMES)
+_ORDER_AT = itemgetter(*(LAYOUTS["Order"].index[name] for name in _ORDER_NAMES))
 
 
 def _order(ticket: int, symbol: str, type_: int, state: int, volume_initial: int, volume_current: int,
@@ -423,12 +440,20 @@ class Deal:
         """Build from a Deal record as the wire layer decodes it (Python values: nothing to convert)."""
         return _deal(*_DEAL_FIELDS(r))
 
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> Deal:
+        """Build from a Deal record decoded to positional values (``Layout.unpack_tuple``)."""
+        return _deal(*_DEAL_AT(values))
 
-_DEAL_FIELDS = itemgetter(
+
+# The record fields a Deal is built from, in the order its builder takes them.
+_DEAL_NAMES = (
     "deal", "trade_order", "trade_symbol", "trade_action", "entry", "trade_volume", "price_open", "profit",
     "commission", "storage", "commission_fee", "expert", "position_id", "comment", "time_create", "time_create_ms",
     "trade_reason", "deal_id",
 )
+_DEAL_FIELDS = itemgetter(*_DEAL_NAMES)
+_DEAL_AT = itemgetter(*(LAYOUTS["Deal"].index[name] for name in _DEAL_NAMES))
 
 
 def _deal(ticket: int, order: int, symbol: str, type_: int, entry: int, volume: int, price: float, profit: float,

@@ -15,7 +15,14 @@ from pymt5_core.mirror import StateMirror
 from pymt5_core.models import AccountInfo, Event, Order, Position, RequestAction, SymbolInfo, TradeRequest
 from pymt5_core.trading import Quote, TradeContext, build_trade_fields, effective_settings, path_matches
 from pymt5_core.wire.layouts import LAYOUTS
-from pymt5_core.wire.messages import NEUTRAL_TRADE_SETTINGS, AccountBody, DealUpdate, OrderUpdate
+from pymt5_core.wire.messages import (
+    NEUTRAL_TRADE_SETTINGS,
+    AccountBody,
+    DealUpdate,
+    OrderUpdate,
+    build_trade_update,
+    read_trade_update,
+)
 
 
 def record(layout: str, **values: Any) -> dict[str, Any]:
@@ -208,6 +215,36 @@ def test_mirror_invariants_under_random_deal_pushes(steps: list[tuple[int, float
         assert all(p.volume_wire > 0 for p in m.positions.values())
         assert all(t == p.ticket for t, p in m.positions.items())
         assert len(set(m.deals)) == len(m.deals)
+
+
+def test_pushes_as_read_from_the_wire_change_the_mirror_like_the_same_records_as_dicts() -> None:
+    """Read updates keep their records as values (the mirror builds its models from them); the same pushes
+    made of dicts must give the same events, tables and order log."""
+    pushes = [
+        [OrderUpdate(0, 0, order(50))],
+        [DealUpdate(0, deal(51, 9, trade_order=50), position(9, 0.1), balance=990.0)],
+        [OrderUpdate(0, 2, order(50, state=4)), OrderUpdate(1, 0, order(50, state=4))],  # one record, twice
+        [OrderUpdate(0, 0, order(52)), OrderUpdate(0, 1, order(52, price_order=1.2))],
+        [DealUpdate(1, deal(0, 0), position(9, 0.3)), DealUpdate(1, deal(53, 9), position(0, 0.0))],
+        [DealUpdate(0, deal(54, 10), position(10, 0.2), deals=[deal(55, 10)], positions=[position(11, 0.1)])],
+        [DealUpdate(2, deal(51, 9), position(10, 0.2)), DealUpdate(0, deal(0, 0), position(12, 0.0))],
+        [OrderUpdate(0, 2, order(52, state=2)), OrderUpdate(1, 0, order(52, state=2))],
+    ]
+    runs = []
+    for read in (False, True):
+        events: list[Event] = []
+        m = StateMirror(events.append)
+        m.reset(1, account_body(), [], [])
+        for updates in pushes:
+            if read:
+                updates = read_trade_update(build_trade_update(updates))
+                assert all(u.order_values is not None if isinstance(u, OrderUpdate) else u.deal_values is not None
+                           for u in updates)
+            m.apply_trade_update(updates)
+        runs.append((events, dict(m.positions), dict(m.orders), dict(m.history_orders), dict(m.deals),
+                     {t: m.order_log(t) for t in (50, 52)}, m.account))
+    assert runs[0] == runs[1]
+    assert runs[0][0] and set(runs[0][4]) == {53, 54, 55} and runs[0][3]
 
 
 # --- trade requests ------------------------------------------------------------------------------------
