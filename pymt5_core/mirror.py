@@ -277,14 +277,14 @@ class StateMirror:
         last: tuple[object, Order] | None = None
         for update in updates:
             if isinstance(update, OrderUpdate):
-                # As read, the record is still its values (no dict made). A filled order comes as "delete from
-                # active" and "add to history" with the same record: one Order for both.
-                values = update.order_values
-                record = update.order if values is None else values
+                # As read, the record is still bytes (no dict made). A filled order comes as "delete from active"
+                # and "add to history" with the same record: one Order for both.
+                at = update.order_at
+                record = update.order if at is None else at
                 if last is not None and (record is last[0] or record == last[0]):
                     order = last[1]
                 else:
-                    order = Order.from_record(update.order) if values is None else Order.from_values(values)
+                    order = Order.from_record(update.order) if at is None else Order.from_buffer(*at)
                 last = record, order
                 self._apply_order(update, order)
             else:
@@ -340,11 +340,11 @@ class StateMirror:
                          commission_daily=u.commission_daily, commission_monthly=u.commission_monthly)
                 if self._body is not None:
                     self._account_changed(before)
-        position_values, deal_values = u.position_values, u.deal_values
+        position_at, deal_at = u.position_at, u.deal_at
         positions: Iterable[Position]
         deals: Iterable[Deal]
-        if position_values is not None and deal_values is not None:  # as read: the models straight from the values
-            position, deal = Position.from_values(position_values), Deal.from_values(deal_values)
+        if position_at is not None and deal_at is not None:  # as read: the models straight from the bytes
+            position, deal = Position.from_buffer(*position_at), Deal.from_buffer(*deal_at)
             touched: object = position.symbol or deal.symbol
             positions = itertools.chain((position,), map(Position.from_record, u.positions))
             deals = itertools.chain((deal,), map(Deal.from_record, u.deals))

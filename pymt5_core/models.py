@@ -12,7 +12,7 @@ change, so a reference held by user code is a consistent snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -288,9 +288,9 @@ class Position:
         return _position(*_POSITION_FIELDS(r))
 
     @classmethod
-    def from_values(cls, values: Sequence[Any]) -> Position:
-        """Build from a Position record decoded to positional values (``Layout.unpack_tuple``)."""
-        return _position(*_POSITION_AT(values))
+    def from_buffer(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Position:
+        """Build from a Position record at ``offset`` of wire bytes, decoding only the fields it needs."""
+        return _position(*_POSITION_READ(data, offset))
 
 
 # The record fields a Position is built from, in the order its builder takes them.
@@ -300,7 +300,7 @@ _POSITION_NAMES = (
     "contract_size", "digits", "trade_reason", "external_id", "time_create_ms", "time_update_ms",
 )
 _POSITION_FIELDS = itemgetter(*_POSITION_NAMES)
-_POSITION_AT = itemgetter(*(LAYOUTS["Position"].index[name] for name in _POSITION_NAMES))
+_POSITION_READ = LAYOUTS["Position"].reader(_POSITION_NAMES)
 
 
 def _position(ticket: int, order: int, create_s: int, update_s: int, symbol: str, type_: int, price_open: float,
@@ -369,9 +369,9 @@ class Order:
         return _order(*_ORDER_FIELDS(r))
 
     @classmethod
-    def from_values(cls, values: Sequence[Any]) -> Order:
-        """Build from an Order record decoded to positional values (``Layout.unpack_tuple``)."""
-        return _order(*_ORDER_AT(values))
+    def from_buffer(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Order:
+        """Build from an Order record at ``offset`` of wire bytes, decoding only the fields it needs."""
+        return _order(*_ORDER_READ(data, offset))
 
 
 # The record fields a Order is built from, in the order its builder takes them.
@@ -382,7 +382,7 @@ _ORDER_NAMES = (
     "comment", "order_id", "digits",
 )
 _ORDER_FIELDS = itemgetter(*_ORDER_NAMES)
-_ORDER_AT = itemgetter(*(LAYOUTS["Order"].index[name] for name in _ORDER_NAMES))
+_ORDER_READ = LAYOUTS["Order"].reader(_ORDER_NAMES)
 
 
 def _order(ticket: int, symbol: str, type_: int, state: int, volume_initial: int, volume_current: int,
@@ -441,9 +441,9 @@ class Deal:
         return _deal(*_DEAL_FIELDS(r))
 
     @classmethod
-    def from_values(cls, values: Sequence[Any]) -> Deal:
-        """Build from a Deal record decoded to positional values (``Layout.unpack_tuple``)."""
-        return _deal(*_DEAL_AT(values))
+    def from_buffer(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Deal:
+        """Build from a Deal record at ``offset`` of wire bytes, decoding only the fields it needs."""
+        return _deal(*_DEAL_READ(data, offset))
 
 
 # The record fields a Deal is built from, in the order its builder takes them.
@@ -453,7 +453,7 @@ _DEAL_NAMES = (
     "trade_reason", "deal_id",
 )
 _DEAL_FIELDS = itemgetter(*_DEAL_NAMES)
-_DEAL_AT = itemgetter(*(LAYOUTS["Deal"].index[name] for name in _DEAL_NAMES))
+_DEAL_READ = LAYOUTS["Deal"].reader(_DEAL_NAMES)
 
 
 def _deal(ticket: int, order: int, symbol: str, type_: int, entry: int, volume: int, price: float, profit: float,

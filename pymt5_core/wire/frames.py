@@ -46,6 +46,7 @@ _ZERO_IV = _ZERO_BLOCK = bytes(16)
 #: The PKCS#7 padding of ``n`` bytes, by ``n``.
 _PADDING = tuple(bytes((n,)) * n for n in range(17))
 _SMALL_FRAME = 4096
+_ENTROPY_BLOCK = 256
 
 #: The initial key as the official client stores it (SPEC §2.4).
 INITIAL_KEY_OBFUSCATED = "13ef13b2b76dd8:5795gdcfb2fdc1ge85bf768f54773d22fff996e3ge75g5:75"
@@ -268,11 +269,6 @@ def _command_name(command: int) -> str:
         return str(command)
 
 
-def _random_prefix() -> tuple[int, int]:
-    a, b = os.urandom(2)
-    return a % 255, b % 255
-
-
 @dataclass
 class ClientConnection:
     """The client side of one connection: encrypts requests, decrypts responses, switches keys.
@@ -284,6 +280,7 @@ class ClientConnection:
     token: bytes = bytes(TOKEN_SIZE)
     _cipher: FrameCipher = field(default_factory=lambda: FrameCipher(INITIAL_KEY), repr=False)
     ready: bool = False
+    _entropy: bytearray = field(default_factory=bytearray, repr=False, compare=False)
 
     def bootstrap(self, random: tuple[int, int] | None = None) -> bytes:
         """The first message of the connection: command 0 with the stored token."""
@@ -302,8 +299,18 @@ class ClientConnection:
         command = int(command)
         if not 0 <= command <= 0xFFFF:
             raise EncodeError(f"command id {command} is not a u16")
-        r0, r1 = random or _random_prefix()
+        r0, r1 = random or self._random_prefix()
         return self._cipher.encrypt_message(_REQ_PREFIX.pack(r0, r1, command), bytes(payload))
+
+    def _random_prefix(self) -> tuple[int, int]:
+        """The request's two random bytes, each in 0..254 (SPEC §2.5).
+
+        They come from ``os.urandom`` a block at a time: a system call costs more than encoding a request.
+        """
+        entropy = self._entropy
+        if len(entropy) < 2:
+            entropy += os.urandom(_ENTROPY_BLOCK)
+        return entropy.pop() % 255, entropy.pop() % 255
 
     def receive(self, message: bytes | bytearray | memoryview) -> ResponseFrame:
         """Decrypt and parse one server message; a bootstrap answer installs the new key.

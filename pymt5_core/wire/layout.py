@@ -2,9 +2,10 @@
 
 A :class:`Layout` is built from a list of :class:`~pymt5_core.wire.codec.Field`; offsets and the size are
 derived. It compiles one :class:`struct.Struct` for single records and one numpy dtype for arrays of
-records, so a whole body of bars or ticks decodes in a single ``numpy.frombuffer`` call. On first use it
-also compiles, from the same field list, the two readers of single whole records (to a tuple, to a dict):
-one ``unpack_from`` and the text and FILETIME conversions, with nothing looked up per field.
+records, so a whole body of bars or ticks decodes in a single ``numpy.frombuffer`` call. Single whole
+records are read by readers compiled on first use from the same field list (:meth:`Layout.reader`): one
+``unpack_from`` that skips the fields not wanted, the text and FILETIME conversions inline, nothing looked
+up per field.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Layout:
         "_decoders",
         "_post",
         "_read_dict",
-        "_read_tuple",
+        "_readers",
         "_struct",
         "_zeros",
         "dtype",
@@ -79,11 +80,7 @@ class Layout:
             pos += f.size
         self.offsets: tuple[int, ...] = tuple(offsets)
         self.size: int = pos
-        fmt = "<" + "".join(
-            (f"{f.size}{f.type.struct_code}" if f.type.fixed_size is None else f.type.struct_code)
-            for f in self.spec
-        )
-        self._struct = struct.Struct(fmt)
+        self._struct = struct.Struct("<" + "".join(map(_struct_code, self.spec)))
         self._converters = tuple(_converter(f) for f in self.spec)
         # Fields whose struct value needs a conversion after unpacking.
         self._post: tuple[tuple[int, FieldType], ...] = tuple(
@@ -91,7 +88,7 @@ class Layout:
         )
         self._decoders: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple((i, _DECODERS[t]) for i, t in self._post)
         self._zeros = tuple(to_wire(None) for to_wire in self._converters)  # what pack writes for a missing value
-        self._read_tuple: Callable[[Any, int], tuple[Any, ...]] | None = None  # compiled on first use
+        self._readers: dict[tuple[str, ...] | None, Callable[[Any, int], tuple[Any, ...]]] = {}  # see reader()
         self._read_dict: Callable[[Any, int], dict[str, Any]] | None = None
         self.dtype: np.dtype[Any] = np.dtype(
             {
@@ -169,40 +166,60 @@ class Layout:
         if offset < 0:
             raise ProtocolError(f"{self.name}: negative offset")
         if len(data) - offset >= self.size:
-            return (self._read_tuple or self._compile()[0])(data, offset)
+            return self.reader()(data, offset)
         return tuple(self._unpack_partial(data, offset))
 
     def unpack_dict(self, data: bytes | bytearray | memoryview, offset: int = 0) -> dict[str, Any]:
         """Decode one record into a dict keyed by field name."""
         if 0 <= offset <= len(data) - self.size:
-            return (self._read_dict or self._compile()[1])(data, offset)
+            read = self._read_dict
+            if read is None:
+                read = self._read_dict = self._compile(self.fields, as_dict=True)
+            return read(data, offset)
         return dict(zip(self.fields, self.unpack_tuple(data, offset), strict=True))
 
-    def _compile(self) -> tuple[Callable[[Any, int], tuple[Any, ...]], Callable[[Any, int], dict[str, Any]]]:
-        """Generate the readers of a whole record from the field list: one ``unpack_from`` into locals, then
-        a tuple or dict display of them with each text or FILETIME value converted in place."""
-        names = [f"v{i}" for i in range(len(self.spec))]
-        values = list(names)
-        for i, f in enumerate(self.spec):
+    def reader(self, names: Sequence[str] | None = None) -> Callable[[Any, int], tuple[Any, ...]]:
+        """The compiled reader of one whole record: ``read(data, offset)`` gives the values of ``names`` (every
+        field by default), in that order, as :meth:`unpack` decodes them; the other fields are skipped, not
+        decoded. The caller makes sure that a whole record lies at ``offset``.
+
+        Raises:
+            KeyError: a name is not a field of the layout.
+        """
+        key = None if names is None else tuple(names)
+        read = self._readers.get(key)
+        if read is None:
+            read = self._readers[key] = self._compile(self.fields if key is None else key, as_dict=False)
+        return read
+
+    def _compile(self, names: Sequence[str], *, as_dict: bool) -> Any:
+        """Generate a reader of the fields ``names``: one ``unpack_from`` (other fields are pad bytes) into
+        locals, then a tuple or dict display of them with each text or FILETIME value converted in place."""
+        wanted = sorted({self.index[n] for n in names})
+        if not wanted:
+            return lambda data, offset: {} if as_dict else ()
+        fmt = "<" + "".join(_struct_code(f) if i in wanted else f"{f.size}x" for i, f in enumerate(self.spec))
+        values = {}
+        for i in wanted:
+            f, local = self.spec[i], f"v{i}"
             if f.type is FieldType.STR16:  # the empty string, the most common text, without a call
-                values[i] = f"'' if {names[i]}[:2] == EMPTY else decode_str16({names[i]})"
+                values[f.name] = f"'' if {local}[:2] == EMPTY else decode_str16({local})"
             elif f.type is FieldType.STR8:
-                values[i] = f"decode_str8({names[i]})"
+                values[f.name] = f"decode_str8({local})"
             elif f.type is FieldType.TIME:
-                values[i] = f"filetime_to_unix_ms({names[i]})"
-        unpacked = f"    {', '.join(names)}, = unpack_from(data, offset)\n"
-        source = (
-            f"def read_tuple(data, offset):\n{unpacked}    return ({', '.join(values)},)\n"
-            f"def read_dict(data, offset):\n{unpacked}"
-            f"    return {{{', '.join(f'{n!r}: {v}' for n, v in zip(self.fields, values, strict=True))}}}\n"
-        )
+                values[f.name] = f"filetime_to_unix_ms({local})"
+            else:
+                values[f.name] = local
+        shown = (f"{{{', '.join(f'{n!r}: {values[n]}' for n in names)}}}" if as_dict
+                 else f"({', '.join(values[n] for n in names)},)")
+        source = (f"def read(data, offset):\n    {', '.join(f'v{i}' for i in wanted)}, = unpack_from(data, offset)\n"
+                  f"    return {shown}\n")
         namespace: dict[str, Any] = {
-            "unpack_from": self._struct.unpack_from, "EMPTY": b"\0\0", "decode_str16": decode_str16,
+            "unpack_from": struct.Struct(fmt).unpack_from, "EMPTY": b"\0\0", "decode_str16": decode_str16,
             "decode_str8": decode_str8, "filetime_to_unix_ms": filetime_to_unix_ms,
         }
         exec(compile(source, f"<layout {self.name}>", "exec"), namespace)
-        self._read_tuple, self._read_dict = namespace["read_tuple"], namespace["read_dict"]
-        return namespace["read_tuple"], namespace["read_dict"]
+        return namespace["read"]
 
     def _unpack_partial(self, data: bytes | bytearray | memoryview, offset: int) -> list[Any]:
         end = len(data)
@@ -305,6 +322,10 @@ class Layout:
     def empty_array(self, n: int) -> npt.NDArray[Any]:
         """A zeroed array of ``n`` records in the raw wire dtype, ready to fill and :meth:`pack_array`."""
         return np.zeros(n, dtype=self.dtype)
+
+
+def _struct_code(f: Field) -> str:
+    return f"{f.size}{f.type.struct_code}" if f.type.fixed_size is None else f.type.struct_code
 
 
 def _decode_text_column(column: npt.NDArray[Any], field: Field) -> npt.NDArray[Any]:

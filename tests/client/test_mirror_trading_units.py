@@ -218,8 +218,8 @@ def test_mirror_invariants_under_random_deal_pushes(steps: list[tuple[int, float
 
 
 def test_pushes_as_read_from_the_wire_change_the_mirror_like_the_same_records_as_dicts() -> None:
-    """Read updates keep their records as values (the mirror builds its models from them); the same pushes
-    made of dicts must give the same events, tables and order log."""
+    """Read updates keep their records undecoded (the mirror builds its models from the bytes); the same
+    pushes made of dicts must give the same events, tables and order log."""
     pushes = [
         [OrderUpdate(0, 0, order(50))],
         [DealUpdate(0, deal(51, 9, trade_order=50), position(9, 0.1), balance=990.0)],
@@ -238,7 +238,7 @@ def test_pushes_as_read_from_the_wire_change_the_mirror_like_the_same_records_as
         for updates in pushes:
             if read:
                 updates = read_trade_update(build_trade_update(updates))
-                assert all(u.order_values is not None if isinstance(u, OrderUpdate) else u.deal_values is not None
+                assert all(u.order_at is not None if isinstance(u, OrderUpdate) else u.deal_at is not None
                            for u in updates)
             m.apply_trade_update(updates)
         runs.append((events, dict(m.positions), dict(m.orders), dict(m.history_orders), dict(m.deals),

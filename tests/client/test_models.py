@@ -45,7 +45,7 @@ def as_row(layout: str, record: dict[str, Any]) -> Any:
 
 
 #: The ways to build a model: from any mapping (converted), and from what the wire layer decodes.
-SOURCES = ["dict", "numpy row", "decoded record", "decoded values"]
+SOURCES = ["dict", "numpy row", "decoded record", "wire bytes"]
 
 
 def build(model: Any, layout: str, record: dict[str, Any], source: str) -> Any:
@@ -55,7 +55,7 @@ def build(model: Any, layout: str, record: dict[str, Any], source: str) -> Any:
         return model.from_wire(as_row(layout, record))
     if source == "decoded record":
         return model.from_record(record)
-    return model.from_values(LAYOUTS[layout].unpack_tuple(pack_record(LAYOUTS[layout], record)))
+    return model.from_buffer(bytes(7) + pack_record(LAYOUTS[layout], record), 7)
 
 
 @pytest.mark.parametrize("source", SOURCES)

@@ -431,3 +431,34 @@ def test_tick_prices_scale_by_ten_to_the_digits_and_back() -> None:
     assert price_to_wire(1.08123, 5) == 108123.0
     assert price_from_wire(108123.0, 5) == 1.08123
     assert price_to_wire(1.5, 12) == 150_000_000.0  # digits clamped to 8
+
+
+# --- compiled record readers and dict packing ----------------------------------------------------------
+
+MIXED = Layout("mixed", [
+    Field("id", FieldType.U64), Field("name", FieldType.STR16, 8), Field("tag", FieldType.STR8, 3),
+    Field("price", FieldType.F64), Field("at", FieldType.TIME), Field("raw", FieldType.BYTES, 2),
+    Field("n", FieldType.I32),
+])
+
+
+def test_a_compiled_reader_gives_the_wanted_fields_in_the_order_asked_as_unpack_decodes_them() -> None:
+    values = [2**63 + 5, "Ab", "x\0y", 1.25, 1_763_467_200_123, b"\x01\x02", -7]
+    data = b"\xee" * 3 + MIXED.pack(values) + b"\xee"
+    assert MIXED.unpack(data, 3) == values and MIXED.reader()(data, 3) == tuple(values)
+    assert MIXED.unpack_dict(data, 3) == dict(zip(MIXED.fields, values, strict=True))
+    assert MIXED.reader(["n", "name", "at", "id"])(data, 3) == (-7, "Ab", 1_763_467_200_123, 2**63 + 5)
+    assert MIXED.reader(["n", "name", "at", "id"]) is MIXED.reader(("n", "name", "at", "id"))  # compiled once
+    assert MIXED.reader([])(data, 3) == ()
+    with pytest.raises(KeyError):
+        MIXED.reader(["nope"])
+    empty = MIXED.pack([0, "", "", 0.0, None, b"", 0])
+    assert MIXED.reader(["name", "tag"])(empty, 0) == ("", "\0\0\0")
+
+
+def test_pack_dict_writes_missing_fields_as_zero_and_reports_errors_in_field_order() -> None:
+    assert MIXED.pack_dict({"n": 3, "name": "Q"}) == MIXED.pack([None, "Q", None, None, None, None, 3])
+    with pytest.raises(EncodeError, match="unknown fields"):
+        MIXED.pack_dict({"n": "bad", "nope": 1})  # the unknown field is reported first, as before any value
+    with pytest.raises(EncodeError, match=r"^id: "):
+        MIXED.pack_dict({"n": "bad", "id": -1})  # the first field in layout order, not in the dict's order

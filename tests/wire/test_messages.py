@@ -493,26 +493,29 @@ def test_trade_update_repeated_order_record_reads_as_equal_independent_records()
         assert orders[1]["comment"] == orders[2]["comment"] == first.order["comment"] != "changed"
 
 
-def test_trade_update_records_stay_values_until_read_then_are_dicts_like_updates_made_from_dicts() -> None:
-    """A reader leaves each record as its positional values; reading it makes the dict, once, and from then on
-    the update is the same as one made from that dict (fields, equality, repr)."""
+def test_trade_update_records_stay_bytes_until_read_then_are_dicts_like_updates_made_from_dicts() -> None:
+    """A reader leaves each record undecoded (where it lies in the body); reading it makes the dict, once, and
+    from then on the update is the same as one made from that dict (fields, equality, repr)."""
+    layouts = {"order": LAYOUTS["Order"], "deal": LAYOUTS["Deal"], "position": LAYOUTS["Position"]}
     for name in ("order_transactions", "trade_update"):
-        for update in read_trade_update(body_of(name)):
+        body = bytearray(body_of(name))
+        for update in read_trade_update(body):
             names = ("order",) if isinstance(update, OrderUpdate) else ("deal", "position")
-            layouts = {"order": LAYOUTS["Order"], "deal": LAYOUTS["Deal"], "position": LAYOUTS["Position"]}
-            values = [getattr(update, f"{n}_values") for n in names]
-            assert all(isinstance(v, tuple) for v in values)
+            places = [getattr(update, f"{n}_at") for n in names]
+            assert all(type(at[0]) is bytes and at[0] == body for at in places)  # a copy: the caller's may change
+            body[:] = bytes(len(body))
             records = [getattr(update, n) for n in names]
-            assert records == [dict(zip(layouts[n].fields, v, strict=True)) for n, v in zip(names, values, strict=True)]
-            assert all(getattr(update, f"{n}_values") is None for n in names)  # the dict is the record now
+            assert records == [layouts[n].unpack_dict(*at) for n, at in zip(names, places, strict=True)]
+            assert all(getattr(update, f"{n}_at") is None for n in names)  # the dict is the record now
             assert all(getattr(update, n) is r for n, r in zip(names, records, strict=True))
             made = dataclasses.replace(update)
             assert made == update and repr(made) == repr(update)
             assert [f.name for f in dataclasses.fields(update)] == [f.name for f in dataclasses.fields(made)]
+            body[:] = body_of(name)
     update = read_trade_update(body_of("order_transactions"))[0]
     assert isinstance(update, OrderUpdate)
-    update.order = {"trade_order": 1}  # a record set afterwards replaces the values
-    assert update.order == {"trade_order": 1} and update.order_values is None
+    update.order = {"trade_order": 1}  # a record set afterwards replaces the undecoded one
+    assert update.order == {"trade_order": 1} and update.order_at is None
     with pytest.raises(TypeError):
         OrderUpdate(0, 1)  # type: ignore[call-arg]  # the record is still required
 

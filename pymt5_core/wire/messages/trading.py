@@ -18,6 +18,7 @@ from pymt5_core.wire.records import Record, build_counted, pack_record, read_cou
 __all__ = [
     "DealUpdate",
     "OrderUpdate",
+    "RecordAt",
     "TradeUpdate",
     "build_history",
     "build_history_request",
@@ -193,34 +194,39 @@ def read_trade_outcome(body: bytes | bytearray | memoryview) -> tuple[int, Recor
 
 
 class _Decoded:
-    """A record field of a push 10 update that a reader left as its positional values (in layout order).
+    """A record field of a push 10 update that a reader left undecoded: ``<field>_at`` holds the body and the
+    record's offset in it.
 
-    The first read of the field makes the record's dict, which from then on is the record (it may be
-    changed). Until then ``<field>_values`` holds the values, so the mirror builds its models without the
-    dict; afterwards, and for updates made from dicts, it is None.
+    The first read of the field decodes the record's dict, which from then on is the record (it may be
+    changed). Until then the mirror builds its models straight from the bytes, decoding only what they
+    need; afterwards, and for updates made from dicts, ``<field>_at`` is None.
     """
 
     def __init__(self, layout: Layout) -> None:
-        self._fields = layout.fields
-        self._name = self._values = ""
+        self._layout = layout
+        self._name = self._at = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self._name, self._values = name, f"{name}_values"
+        self._name, self._at = name, f"{name}_at"
 
     def __get__(self, update: object, owner: type | None = None) -> Record:
         if update is None:
             raise AttributeError(self._name)  # no default on the class: the dataclass field stays required
         state = update.__dict__
-        values = state.pop(self._values, None)
-        if values is not None:
-            state[self._name] = dict(zip(self._fields, values, strict=True))
+        at = state.pop(self._at, None)
+        if at is not None:
+            state[self._name] = self._layout.unpack_dict(*at)
         record: Record = state[self._name]
         return record
 
     def __set__(self, update: object, record: Record) -> None:
         state = update.__dict__
         state[self._name] = record
-        state.pop(self._values, None)
+        state.pop(self._at, None)
+
+
+#: Where an undecoded record lies: the body and the record's offset in it.
+RecordAt = tuple[bytes | memoryview, int]
 
 
 @dataclass
@@ -231,8 +237,8 @@ class OrderUpdate:
     transaction_type: int
     order: Record = _Decoded(_ORDER)  # type: ignore[assignment]
     transaction_id: int = 0
-    #: The Order record's positional values while ``order`` was never read (see ``_Decoded``), else None.
-    order_values: ClassVar[tuple[Any, ...] | None] = None
+    #: Where the Order record lies in the body it was read from, until ``order`` is read (see ``_Decoded``).
+    order_at: ClassVar[RecordAt | None] = None
 
 
 @dataclass
@@ -253,24 +259,24 @@ class DealUpdate:
     deals: list[Record] = field(default_factory=list)
     positions: list[Record] = field(default_factory=list)
     transaction_id: int = 0
-    #: The Deal and Position records' positional values while never read as dicts (see ``_Decoded``).
-    deal_values: ClassVar[tuple[Any, ...] | None] = None
-    position_values: ClassVar[tuple[Any, ...] | None] = None
+    #: Where the Deal and Position records lie in the body they were read from, until read (see ``_Decoded``).
+    deal_at: ClassVar[RecordAt | None] = None
+    position_at: ClassVar[RecordAt | None] = None
 
 
-def _order_update(flag_mask: int, transaction_type: int, values: tuple[Any, ...], transaction_id: int) -> OrderUpdate:
+def _order_update(flag_mask: int, transaction_type: int, order: RecordAt, transaction_id: int) -> OrderUpdate:
     update = OrderUpdate.__new__(OrderUpdate)
-    update.__dict__ = {"flag_mask": flag_mask, "transaction_type": transaction_type, "order_values": values,
+    update.__dict__ = {"flag_mask": flag_mask, "transaction_type": transaction_type, "order_at": order,
                        "transaction_id": transaction_id}
     return update
 
 
-def _deal_update(transaction_type: int, deal: tuple[Any, ...], position: tuple[Any, ...], balance: float,
-                 credit: float, commission_daily: float, commission_monthly: float, acc_profit: float,
-                 deals: list[Record], positions: list[Record], transaction_id: int) -> DealUpdate:
+def _deal_update(transaction_type: int, deal: RecordAt, position: RecordAt, balance: float, credit: float,
+                 commission_daily: float, commission_monthly: float, acc_profit: float, deals: list[Record],
+                 positions: list[Record], transaction_id: int) -> DealUpdate:
     update = DealUpdate.__new__(DealUpdate)
     update.__dict__ = {
-        "transaction_type": transaction_type, "deal_values": deal, "position_values": position, "balance": balance,
+        "transaction_type": transaction_type, "deal_at": deal, "position_at": position, "balance": balance,
         "credit": credit, "commission_daily": commission_daily, "commission_monthly": commission_monthly,
         "acc_profit": acc_profit, "deals": deals, "positions": positions, "transaction_id": transaction_id,
     }
@@ -320,15 +326,17 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
     """
     out: list[TradeUpdate] = []
     end = len(body)
+    if isinstance(body, bytearray) or (isinstance(body, memoryview) and not body.readonly):
+        body = bytes(body)  # the records are decoded later, from bytes that cannot change
     if end < 4 or _U32.unpack_from(body)[0] != DEAL_KIND:
-        size, previous, order = _TU_ORDER.size, None, ()
+        size, previous, order = _TU_ORDER.size, None, (body, 0)
         for pos in range(0, end - size + 1, size):
             mask, tid, ttype = _TU_HEAD.unpack_from(body, pos)
-            # A filled order comes as "delete from active" and "add to history" with the same record: decode
-            # once and share the values (a tuple: each update still makes its own dict when read).
+            # A filled order comes as "delete from active" and "add to history" with the same record: both
+            # updates point at the first (each still makes its own dict when read).
             record = body[pos + _TU_ORDER_AT:pos + size]
             if record != previous:
-                order = _ORDER.unpack_tuple(body, pos + _TU_ORDER_AT)
+                order = body, pos + _TU_ORDER_AT
             previous = record
             out.append(_order_update(mask, ttype, order, tid))
         if debug.ENABLED:
@@ -339,8 +347,7 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
         if pos + _TU_DEAL.size > end:
             raise ProtocolError("deal update record runs past the end of the body")
         _, tid, ttype = _TU_HEAD.unpack_from(body, pos)
-        deal = _DEAL.unpack_tuple(body, pos + _TU_DEAL_AT)
-        position = _POSITION.unpack_tuple(body, pos + _TU_POSITION_AT)
+        deal, position = (body, pos + _TU_DEAL_AT), (body, pos + _TU_POSITION_AT)
         balance, credit, com_daily, com_monthly, acc_profit = _TU_MONEY.unpack_from(body, pos + _TU_MONEY_AT)
         pos += _TU_DEAL.size
         deals: list[Record]
