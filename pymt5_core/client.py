@@ -463,9 +463,9 @@ class MT5Client:
         )
         self.log = logging.getLogger("pymt5_core.client")
         self.session.on_login = self._start_up
-        self.mirror = StateMirror(self._emit, self._listening)
-        self.mirror.valuation = _Valuation(self)
         self._callbacks: dict[type[Event], list[EventCallback]] = {}
+        self.mirror = StateMirror(self._emit, self._callbacks.get)  # "listening?": the callback list, or None
+        self.mirror.valuation = _Valuation(self)
         self._symbols: dict[str, _Symbol] = {}
         self._by_id: dict[int, _Symbol] = {}
         self._pairs: dict[tuple[str, str], str] = {}

@@ -60,7 +60,7 @@ class StateMirror:
 
     Args:
         emit: receives every event the mirror produces.
-        listening: tells whether anybody receives events of a type; account updates (whose changed fields
+        listening: tells (by its truth) whether anybody receives events of a type; account updates (whose changed fields
             take two full account computations) and trade transactions are only built when it says yes.
             Order lifecycle events are always built: :meth:`order_log` keeps them.
 
@@ -69,7 +69,7 @@ class StateMirror:
     """
 
     def __init__(self, emit: Callable[[Event], None] | None = None,
-                 listening: Callable[[type[Event]], bool] | None = None) -> None:
+                 listening: Callable[[type[Event]], object] | None = None) -> None:
         self._emit = emit or (lambda event: None)
         self._listening = listening or (lambda event_type: True)
         self.valuation: Valuation | None = None
@@ -304,10 +304,8 @@ class StateMirror:
             if not history:
                 self._lifecycle(order, previous, history=False, removed=True)
             return
-        if history and u.transaction_type == 0 and previous is not None:
-            return  # "add to history unless already present"
-        if previous == order:
-            return
+        if previous is not None and ((history and u.transaction_type == 0) or previous == order):
+            return  # "add to history unless already present", or nothing changed
         table[order.ticket] = order
         self._transaction(kind, order=order)
         self._lifecycle(order, previous, history=history)
@@ -318,7 +316,9 @@ class StateMirror:
             self._emit(TradeTransaction(kind, order, deal, position))
 
     def _lifecycle(self, order: Order, previous: Order | None, *, history: bool, removed: bool = False) -> None:
-        log = self._log.setdefault(order.ticket, [])
+        log = self._log.get(order.ticket)
+        if log is None:
+            log = self._log[order.ticket] = []
         last_state = log[-1].state if log else None
         if not removed and last_state == order.state:
             return
@@ -336,8 +336,8 @@ class StateMirror:
                     or u.commission_daily != m["commission_daily"] or u.commission_monthly != m["commission_monthly"]):
                 before = self._account_before()
                 self._as_sent = None
-                m.update(balance=u.balance, credit=u.credit, acc_profit=u.acc_profit,
-                         commission_daily=u.commission_daily, commission_monthly=u.commission_monthly)
+                m["balance"], m["credit"], m["acc_profit"] = u.balance, u.credit, u.acc_profit
+                m["commission_daily"], m["commission_monthly"] = u.commission_daily, u.commission_monthly
                 if self._body is not None:
                     self._account_changed(before)
         position_at, deal_at = u.position_at, u.deal_at
@@ -346,8 +346,9 @@ class StateMirror:
         if position_at is not None and deal_at is not None:  # as read: the models straight from the bytes
             position, deal = Position.from_buffer(*position_at), Deal.from_buffer(*deal_at)
             touched: object = position.symbol or deal.symbol
-            positions = itertools.chain((position,), map(Position.from_record, u.positions))
-            deals = itertools.chain((deal,), map(Deal.from_record, u.deals))
+            positions = itertools.chain((position,), map(Position.from_record, u.positions)) if u.positions \
+                else (position,)
+            deals = itertools.chain((deal,), map(Deal.from_record, u.deals)) if u.deals else (deal,)
         else:
             touched = u.position.get("trade_symbol") or u.deal.get("trade_symbol")
             positions = map(Position.from_record, (u.position, *u.positions))

@@ -51,7 +51,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def ms_to_datetime(ms: int) -> datetime:
     """Convert Unix milliseconds to a timezone-aware UTC datetime."""
-    return datetime.fromtimestamp(ms / 1000.0, UTC)
+    global _last_datetime
+    last = _last_datetime
+    if last[0] == ms:  # the records of one push mostly share their times
+        return last[1]
+    value = datetime.fromtimestamp(ms / 1000.0, UTC)
+    _last_datetime = ms, value  # one tuple, replaced whole: safe for threads
+    return value
+
+
+_last_datetime: tuple[int | None, datetime] = (None, _EPOCH)
 
 
 class Event:
