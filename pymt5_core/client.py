@@ -300,7 +300,7 @@ class BookStream(_Stream[BookUpdate]):
 # --- trade bookkeeping ----------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, slots=True)
 class _PendingTrade:
     request: TradeRequest
     fields: dict[str, Any]

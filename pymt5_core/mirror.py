@@ -164,18 +164,23 @@ class StateMirror:
          hedging) = settings[1]
         money = self._money
         balance, credit = money["balance"], money["credit"]
-        profit = sum((p.profit for p in positions), 0.0) if positions else 0.0
-        equity = balance + credit + profit + (sum((p.swap + p.commission for p in positions), 0.0) if positions
-                                              else 0.0)
-        margin = self.valuation.margin(positions, leverage, hedging) if self.valuation and positions else 0.0
-        free_base = equity - max(profit, 0.0) if free_profit else equity
+        if positions:
+            profit = sum((p.profit for p in positions), 0.0)
+            equity = balance + credit + profit + sum((p.swap + p.commission for p in positions), 0.0)
+            margin = self.valuation.margin(positions, leverage, hedging) if self.valuation else 0.0
+            free_base = equity - max(profit, 0.0) if free_profit else equity
+            level = round(equity / margin * 100.0, 2) if margin else 0.0
+            profit, equity, free, margin = (round(profit, digits), round(equity, digits),
+                                            round(free_base - margin, digits), round(margin, digits))
+        else:  # the same sums without positions: no profit and no margin, all the equity free
+            equity = free = round(balance + credit + 0.0 + 0.0, digits)
+            profit = margin = level = 0.0
         # Positional, in field order (the constructor of frozen dataclasses is the dearest part otherwise).
         return _new_account(
-            self.login, trade_mode, name, server, company, currency, digits, leverage, balance, credit,
-            round(profit, digits), round(equity, digits), round(margin, digits), round(free_base - margin, digits),
-            round(equity / margin * 100.0, 2) if margin else 0.0, so_call, so_so, so_mode, margin_mode, free_mode,
-            rights, trade_allowed, build, time_offset, money["commission_daily"], money["commission_monthly"],
-            money["acc_profit"], symbols_count, otp_status,
+            self.login, trade_mode, name, server, company, currency, digits, leverage, balance, credit, profit,
+            equity, margin, free, level, so_call, so_so, so_mode, margin_mode, free_mode, rights, trade_allowed,
+            build, time_offset, money["commission_daily"], money["commission_monthly"], money["acc_profit"],
+            symbols_count, otp_status,
         )
 
     # --- snapshots ------------------------------------------------------------------------------

@@ -216,11 +216,17 @@ def _check_volume(volume: float, sym: SymbolInfo, *, closing: bool = False) -> i
     if not math.isfinite(volume) or volume <= 0:
         raise _reject(Retcode.INVALID_VOLUME, f"volume {volume} must be positive")
     wire = lots_to_wire(volume)
-    lo, hi, step = lots_to_wire(sym.volume_min), lots_to_wire(sym.volume_max), lots_to_wire(sym.volume_step)
+    lo, hi, step = _wire_volumes(sym.volume_min, sym.volume_max, sym.volume_step)
     if (not closing and wire < lo) or (hi and wire > hi) or (step and wire % step):
         raise _reject(Retcode.INVALID_VOLUME,
                       f"volume {volume} outside {sym.volume_min:g}..{sym.volume_max:g} step {sym.volume_step:g}")
     return wire
+
+
+@lru_cache(maxsize=256)
+def _wire_volumes(*lots: float) -> tuple[int, ...]:
+    """A symbol's volume limits on the wire: the same few per symbol, every order."""
+    return tuple(map(lots_to_wire, lots))
 
 
 def _check_direction(sym: SymbolInfo, buy: bool) -> None:

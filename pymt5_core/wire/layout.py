@@ -53,11 +53,11 @@ class Layout:
         "_converters",
         "_decoded_dtype",
         "_decoders",
+        "_pack_dict",
         "_post",
         "_read_dict",
         "_readers",
         "_struct",
-        "_zeros",
         "dtype",
         "fields",
         "index",
@@ -87,7 +87,7 @@ class Layout:
             (i, f.type) for i, f in enumerate(self.spec) if f.type in (*_TEXT, FieldType.TIME)
         )
         self._decoders: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple((i, _DECODERS[t]) for i, t in self._post)
-        self._zeros = tuple(to_wire(None) for to_wire in self._converters)  # what pack writes for a missing value
+        self._pack_dict: Callable[[Mapping[str, Any]], bytes] | None = None  # compiled on first use
         self._readers: dict[tuple[str, ...] | None, Callable[[Any, int], tuple[Any, ...]]] = {}  # see reader()
         self._read_dict: Callable[[Any, int], dict[str, Any]] | None = None
         self.dtype: np.dtype[Any] = np.dtype(
@@ -130,15 +130,42 @@ class Layout:
 
     def pack_dict(self, values: Mapping[str, Any]) -> bytes:
         """Encode one record from a mapping of field name to value; missing fields are zero."""
-        out = list(self._zeros)
-        index, converters = self.index, self._converters
+        pack = self._pack_dict
+        if pack is None:
+            pack = self._pack_dict = self._compile_packer()
         try:
-            for name, value in values.items():
-                i = index[name]
-                out[i] = converters[i](value)
-            return self._struct.pack(*out)
+            return pack(values)
         except Exception:  # the checks below, in field order, raise the error to report
             return self._pack_dict_in_order(values)
+
+    def _compile_packer(self) -> Callable[[Mapping[str, Any]], bytes]:
+        """Generate ``pack_dict`` for this field list: each value fetched and, when it is of the plain type
+        (an int in range, a float, a str), taken as it is; anything else goes through its converter, which
+        writes None as zero and raises for what does not fit."""
+        lines = ["def pack_dict(values):", "    if not values.keys() <= NAMES:",
+                 "        raise KeyError('unknown field')", "    get = values.get"]
+        for i, f in enumerate(self.spec):
+            local, name = f"a{i}", repr(f.name)
+            if f.type in INTEGER_TYPES:
+                lo, hi = _INT_RANGES[f.type]
+                lines += [f"    {local} = get({name}, 0)",
+                          f"    if {local}.__class__ is not int or not {lo} <= {local} <= {hi}:",
+                          f"        {local} = convert[{i}]({local})"]
+            elif f.type is FieldType.F64:
+                lines += [f"    {local} = get({name}, 0.0)",
+                          f"    if {local}.__class__ is not float:", f"        {local} = convert[{i}]({local})"]
+            elif f.type is FieldType.STR16:
+                lines += [f"    {local} = get({name})",
+                          f"    {local} = encode_str16({local}, {f.size}) if {local}.__class__ is str "
+                          f"else convert[{i}]({local})"]
+            else:
+                lines.append(f"    {local} = convert[{i}](get({name}))")
+        lines.append(f"    return pack({', '.join(f'a{i}' for i in range(len(self.spec)))})")
+        namespace: dict[str, Any] = {"NAMES": frozenset(self.fields), "convert": self._converters,
+                                     "encode_str16": encode_str16, "pack": self._struct.pack}
+        exec(compile("\n".join(lines) + "\n", f"<layout {self.name} packer>", "exec"), namespace)
+        packer: Callable[[Mapping[str, Any]], bytes] = namespace["pack_dict"]
+        return packer
 
     def _pack_dict_in_order(self, values: Mapping[str, Any]) -> bytes:
         if not self.index.keys() >= values.keys():

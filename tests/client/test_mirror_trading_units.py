@@ -147,6 +147,34 @@ def test_account_fields_come_from_their_record_fields() -> None:
     }
 
 
+class FixedValuation:
+    """Positions valued as they come, a fixed margin."""
+
+    def revalue(self, position: Position) -> Position:
+        return position
+
+    def margin(self, positions: Any, leverage: int, hedging: bool) -> float:
+        return 123.4567
+
+
+@pytest.mark.parametrize("free_profit", [0, 1])
+def test_account_values_worked_out_from_the_positions_and_the_margin(free_profit: int) -> None:
+    main = record("AccountMain", balance=1000.0, credit=50.0, account_currency="USD", margin_leverage=100,
+                  currency_digits=2, margin_mode=2, margin_free_profit_mode=free_profit)
+    m = StateMirror()
+    m.valuation = FixedValuation()
+    m.reset(1, AccountBody(main=main, trade_settings=[NEUTRAL_TRADE_SETTINGS]),
+            [position(1, 0.1, profit=10.004, storage=-0.5, commission=-0.25), position(2, 0.2, profit=-3.5)], [])
+    account = m.account
+    assert account is not None
+    equity = 1000.0 + 50.0 + 6.504 - 0.75
+    free = (equity - 6.504 if free_profit else equity) - 123.4567
+    assert (account.profit, account.equity, account.margin, account.margin_free, account.margin_level) == (
+        6.5, round(equity, 2), 123.46, round(free, 2), round(equity / 123.4567 * 100.0, 2))
+    assert m.account_as_sent is not None and (m.account_as_sent.profit, m.account_as_sent.margin) == (0.0, 0.0)
+    assert m.account_as_sent.equity == m.account_as_sent.margin_free == 1050.0
+
+
 def test_trade_transactions_are_built_only_for_listeners_and_the_order_log_always() -> None:
     events: list[Event] = []
     listening: set[type[Event]] = set()
