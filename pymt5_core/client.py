@@ -701,9 +701,8 @@ class MT5Client:
         if event.state in (SessionState.RECONNECTING, SessionState.DISCONNECTED, SessionState.CLOSED):
             for pending in self._pending.values():
                 if pending.sent and not pending.future.done():
-                    pending.future.set_exception(
-                        ConnectionLost(f"connection lost ({event.reason}) before the trade result arrived",
-                                       outcome_unknown=True))
+                    _fail(pending.future, ConnectionLost(
+                        f"connection lost ({event.reason}) before the trade result arrived", outcome_unknown=True))
             for fut in self._first_tick.values():
                 if not fut.done():
                     fut.cancel()
@@ -1419,7 +1418,6 @@ class MT5Client:
         pending = _PendingTrade(request, fields, asyncio.get_running_loop().create_future(),
                                 self.mirror.mark_deals(), dict(self.mirror.positions),
                                 frozenset(self.mirror.orders), now_ms)
-        pending.future.add_done_callback(_consume)  # a result nobody awaits any more is not an error
         self._pending[action_id] = pending
         try:
             result = await self._send_trade(pending, payload)
@@ -1743,14 +1741,15 @@ def _monotonic_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
-def _consume(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    """Fail a pending trade's future; nobody may await it any more, which is not an error (no warning)."""
+    future.set_exception(exc)
+    future.exception()  # marks the exception as retrieved; an awaiting task still gets it
 
 
 def _time_out(future: asyncio.Future[Any]) -> None:
     if not future.done():
-        future.set_exception(TimeoutError())
+        _fail(future, TimeoutError())
 
 
 def _within(page: npt.NDArray[Any], first_s: int, last_s: int) -> npt.NDArray[Any]:

@@ -229,7 +229,10 @@ class Layout:
         values = {}
         for i in wanted:
             f, local = self.spec[i], f"v{i}"
-            if f.type is FieldType.STR16:  # the empty string, the most common text, without a call
+            if f.type is FieldType.STR16 and f.size <= _REMEMBERED_TEXT:  # names, symbols, comments
+                # The empty string, the most common text, without a call; a text seen before without decoding.
+                values[f.name] = f"'' if {local}[:2] == EMPTY else TEXTS.get({local}) or remember_str16({local})"
+            elif f.type is FieldType.STR16:
                 values[f.name] = f"'' if {local}[:2] == EMPTY else decode_str16({local})"
             elif f.type is FieldType.STR8:
                 values[f.name] = f"decode_str8({local})"
@@ -243,7 +246,8 @@ class Layout:
                   f"    return {shown}\n")
         namespace: dict[str, Any] = {
             "unpack_from": struct.Struct(fmt).unpack_from, "EMPTY": b"\0\0", "decode_str16": decode_str16,
-            "decode_str8": decode_str8, "filetime_to_unix_ms": filetime_to_unix_ms,
+            "decode_str8": decode_str8, "filetime_to_unix_ms": filetime_to_unix_ms, "TEXTS": _TEXTS,
+            "remember_str16": _remember_str16,
         }
         exec(compile(source, f"<layout {self.name}>", "exec"), namespace)
         return namespace["read"]
@@ -349,6 +353,20 @@ class Layout:
     def empty_array(self, n: int) -> npt.NDArray[Any]:
         """A zeroed array of ``n`` records in the raw wire dtype, ready to fill and :meth:`pack_array`."""
         return np.zeros(n, dtype=self.dtype)
+
+
+#: Short UTF-16 fields decoded before, by their bytes: records repeat the same symbols and names.
+_TEXTS: dict[bytes, str] = {}
+_REMEMBERED_TEXT = 128  # longest field (bytes) whose texts are kept
+_TEXTS_KEPT = 4096
+
+
+def _remember_str16(raw: bytes) -> str:
+    text = decode_str16(raw)
+    if len(_TEXTS) >= _TEXTS_KEPT:
+        _TEXTS.clear()
+    _TEXTS[raw] = text
+    return text
 
 
 def _struct_code(f: Field) -> str:

@@ -462,3 +462,14 @@ def test_pack_dict_writes_missing_fields_as_zero_and_reports_errors_in_field_ord
         MIXED.pack_dict({"n": "bad", "nope": 1})  # the unknown field is reported first, as before any value
     with pytest.raises(EncodeError, match=r"^id: "):
         MIXED.pack_dict({"n": "bad", "id": -1})  # the first field in layout order, not in the dict's order
+
+
+def test_short_texts_read_again_and_again_decode_the_same_as_new_ones() -> None:
+    """Readers keep the short texts they decoded (a bounded table, emptied when full): a text read the first
+    time, read again, or read after the table was emptied is the same string."""
+    layout = Layout("texts", [Field("t", FieldType.STR16, 16), Field("long", FieldType.STR16, 256)])
+    texts = [f"s{i}\u20ac" for i in range(5000)] + ["s1\u20ac", "\U0001f600x", "s4999\u20ac"]
+    for text in texts:
+        data = layout.pack([text, text])
+        assert layout.unpack(data) == list(layout.unpack_dict(data).values()) == [text, text]
+        assert layout.reader(["t"])(data, 0) == (text,)
