@@ -122,6 +122,8 @@ _R = TypeVar("_R")
 EventCallback = Callable[[Any], Any]
 #: Requests that need a current quote to be checked and priced.
 _NEEDS_QUOTE = frozenset({RequestAction.DEAL, RequestAction.PENDING, RequestAction.SLTP, RequestAction.MODIFY})
+# Looked up once: a member (or method) lookup on an enum class costs about as much as a small check.
+_DEAL, _TRADE_REQUEST, _is_final = RequestAction.DEAL, Command.TRADE_REQUEST, Retcode.is_final
 # The values of one order, built positionally (see pymt5_core._construct): every field given, in order.
 _new_request = positional_constructor(TradeRequest)
 _new_result = positional_constructor(TradeResult)
@@ -1345,7 +1347,7 @@ class MT5Client:
         result = _new_result(  # positional, in field order (the decoded values are Python ints and floats)
             retcode, res["deal"], res["trade_order"], res["volume"] / LOTS_SCALE, res["price"], res["bid"],
             res["ask"], res["comment"], action_id, pending.request if pending else None, res["last"],
-            Retcode.is_final(retcode), False,
+            _is_final(retcode), False,
         )
         self._emit(result)
         if pending is not None and result.final and not pending.future.done():
@@ -1432,7 +1434,7 @@ class MT5Client:
         action_id = pending.fields["action_id"]
         try:
             pending.sent = True
-            frame = await self.session.request(Command.TRADE_REQUEST, payload, check=False)
+            frame = await self.session.request(_TRADE_REQUEST, payload, check=False)
             status = Retcode.TIMEOUT if frame.code else read_trade_status(frame.body)
             if status:
                 return TradeResult(status, comment=Retcode.describe(status), request_id=action_id,
@@ -1561,7 +1563,7 @@ class MT5Client:
     async def _market(self, order_type: int, symbol: str, volume: float, price: float | None, sl: float | None,
                       tp: float | None, deviation: int, comment: str, filling: int | None) -> TradeResult:
         return await self.order_send(_new_request(
-            RequestAction.DEAL, symbol, volume, order_type, price or 0.0, 0.0, sl or 0.0, tp or 0.0, deviation,
+            _DEAL, symbol, volume, order_type, price or 0.0, 0.0, sl or 0.0, tp or 0.0, deviation,
             filling, 0, 0, comment, 0, 0, 0, 0))
 
     async def _place(self, order_type: int, symbol: str, volume: float, price: float, stoplimit: float,
@@ -1650,7 +1652,7 @@ class MT5Client:
         if volume is not None and check_number(volume, "volume", retcode=Retcode.INVALID_VOLUME) <= 0:
             raise TradeRejected(Retcode.INVALID_VOLUME, f"volume {volume:g} must be positive")
         return await self.order_send(_new_request(
-            RequestAction.DEAL, pos.symbol, volume or pos.volume, 1 - pos.type, 0.0, 0.0, 0.0, 0.0, deviation, None, 0,
+            _DEAL, pos.symbol, volume or pos.volume, 1 - pos.type, 0.0, 0.0, 0.0, 0.0, deviation, None, 0,
             0, "", position_ticket, 0, 0, 0))
 
     async def close_by(self, position_ticket: int, opposite_ticket: int) -> TradeResult:

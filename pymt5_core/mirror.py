@@ -31,6 +31,7 @@ _MONEY = ("balance", "credit", "acc_profit", "commission_daily", "commission_mon
 _ORDER_KIND = {(0, 0): _T.ORDER_ADD, (0, 1): _T.ORDER_UPDATE, (0, 2): _T.ORDER_DELETE,
                (1, 0): _T.HISTORY_ADD, (1, 1): _T.HISTORY_UPDATE, (1, 2): _T.HISTORY_DELETE}
 _DEAL_KIND = {0: _T.DEAL_ADD, 1: _T.DEAL_UPDATE, 2: _T.DEAL_DELETE}
+_POSITION_CHANGED = _T.POSITION  # looked up once (a member lookup on an enum class is not cheap)
 _new_account = positional_constructor(AccountInfo)
 _new_order_event = positional_constructor(OrderEvent)
 
@@ -212,11 +213,11 @@ class StateMirror:
         for ticket, old in list(self._positions.items()):
             if ticket not in new_positions:
                 del self._positions[ticket]
-                self._transaction(_T.POSITION, position=dataclasses.replace(old, volume=0.0, volume_wire=0))
+                self._transaction(_POSITION_CHANGED, position=dataclasses.replace(old, volume=0.0, volume_wire=0))
         for ticket, pos in new_positions.items():
             if self._positions.get(ticket) != pos:
                 self._positions[ticket] = pos
-                self._transaction(_T.POSITION, position=pos)
+                self._transaction(_POSITION_CHANGED, position=pos)
         new_orders = {o.ticket: o for o in map(Order.from_wire, orders)}
         for ticket, old_order in list(self._orders.items()):
             if ticket not in new_orders:
@@ -375,17 +376,17 @@ class StateMirror:
             if pos.volume_wire <= 0:
                 return False
             self._positions[pos.ticket] = pos
-            self._transaction(_T.POSITION, position=pos)
+            self._transaction(_POSITION_CHANGED, position=pos)
             return True
         if pos.volume_wire > 0:
             if existing != pos:
                 if ticket != pos.ticket:
                     del self._positions[ticket]
                 self._positions[pos.ticket] = pos
-                self._transaction(_T.POSITION, position=pos)
+                self._transaction(_POSITION_CHANGED, position=pos)
         else:
             del self._positions[ticket]
-            self._transaction(_T.POSITION, position=pos)
+            self._transaction(_POSITION_CHANGED, position=pos)
         return True
 
     def _apply_deal_record(self, deal: Deal, transaction_type: int) -> None:

@@ -62,7 +62,17 @@ _FILL_FLAG = {OrderFilling.FOK: 1, OrderFilling.IOC: 2, OrderFilling.BOC: 4}
 _PER_LOT_MARGIN = frozenset({CalcMode.FUTURES, CalcMode.EXCH_FUTURES, CalcMode.EXCH_FUTURES_FORTS})
 _VALUED_AT_LAST = frozenset({32, 35, 37, 38, 39})
 _MAX_PRICE = 1e9
-_FULL = TradeMode.FULL
+# The members every market order compares against, looked up once: a member lookup on an enum class (whose
+# metaclass has __getattr__) costs as much as the check it serves.
+_FULL, _DISABLED = TradeMode.FULL, TradeMode.DISABLED
+_BUY, _SELL = OrderType.BUY, OrderType.SELL
+_INSTANT_EXECUTION, _REQUEST_EXECUTION, _EXCHANGE_EXECUTION = ExecMode.INSTANT, ExecMode.REQUEST, ExecMode.EXCHANGE
+_INSTANT, _REQUEST, _PRICE, _MARKET, _EXCHANGE = (TradeAction.INSTANT, TradeAction.REQUEST, TradeAction.PRICE,
+                                                  TradeAction.MARKET, TradeAction.EXCHANGE)
+_FOK, _IOC, _RETURN = OrderFilling.FOK, OrderFilling.IOC, OrderFilling.RETURN
+_IOC_FLAG, _FOK_FLAG = _FILL_FLAG[_IOC], _FILL_FLAG[_FOK]
+_OPEN_FLAGS = TradeFlags.OPEN
+_DEAL = RequestAction.DEAL
 #: ``type_flags`` of requests that close positions (SPEC §7.15).
 _CLOSING_FLAGS = TradeFlags.CLOSE | TradeFlags.OPEN
 
@@ -233,7 +243,7 @@ def _check_direction(sym: SymbolInfo, buy: bool) -> None:
     mode = sym.trade_mode
     if mode == _FULL:
         return
-    if mode == TradeMode.DISABLED:
+    if mode == _DISABLED:
         raise _reject(Retcode.TRADE_DISABLED, f"trading is disabled for {sym.name}")
     if mode == TradeMode.CLOSE_ONLY:
         raise _reject(Retcode.CLOSE_ONLY, f"{sym.name}: only closing is allowed")
@@ -313,11 +323,11 @@ def _market_filling(sym: SymbolInfo, requested: int | None) -> int:
     if requested is not None:
         _check_filling(sym, requested, market=True)
         return requested
-    if sym.filling_flags & _FILL_FLAG[OrderFilling.IOC]:
-        return OrderFilling.IOC
-    if sym.filling_flags & _FILL_FLAG[OrderFilling.FOK]:
-        return OrderFilling.FOK
-    return OrderFilling.RETURN
+    if sym.filling_flags & _IOC_FLAG:
+        return _IOC
+    if sym.filling_flags & _FOK_FLAG:
+        return _FOK
+    return _RETURN
 
 
 def _execution(sym: SymbolInfo, volume_wire: int, quoted: float, requested_filling: int | None) -> tuple[int, float,
@@ -326,16 +336,16 @@ def _execution(sym: SymbolInfo, volume_wire: int, quoted: float, requested_filli
     mode = sym.exec_mode
     if requested_filling is not None:
         _check_filling(sym, requested_filling, market=True)
-    if mode == ExecMode.INSTANT:
+    if mode == _INSTANT_EXECUTION:
         limit = lots_to_wire(sym.instant_volume)
         if not limit or volume_wire <= limit:
-            return TradeAction.INSTANT, quoted, OrderFilling.FOK
-        return TradeAction.REQUEST, quoted, OrderFilling.FOK
-    if mode == ExecMode.REQUEST:
-        return (TradeAction.REQUEST if quoted else TradeAction.PRICE), quoted, OrderFilling.FOK
-    if mode == ExecMode.EXCHANGE:
-        return TradeAction.EXCHANGE, 0.0, _market_filling(sym, requested_filling)
-    return TradeAction.MARKET, 0.0, _market_filling(sym, requested_filling)
+            return _INSTANT, quoted, _FOK
+        return _REQUEST, quoted, _FOK
+    if mode == _REQUEST_EXECUTION:
+        return (_REQUEST if quoted else _PRICE), quoted, _FOK
+    if mode == _EXCHANGE_EXECUTION:
+        return _EXCHANGE, 0.0, _market_filling(sym, requested_filling)
+    return _MARKET, 0.0, _market_filling(sym, requested_filling)
 
 
 def _check_account(ctx: TradeContext) -> None:
@@ -376,7 +386,7 @@ def build_trade_fields(request: TradeRequest, sym: SymbolInfo, ctx: TradeContext
             raise InvalidRequest(f"unknown trade action {request.action!r}", retcode=Retcode.INVALID) from None
     base: dict[str, Any] = {"trade_symbol": sym.name, "digits": sym.digits, "type_reason": 0,
                             "comment": request.comment[:31]}
-    if action is RequestAction.DEAL:
+    if action is _DEAL:
         fields = _close(request, sym, ctx) if request.position else _open(request, sym, ctx)
     elif action is RequestAction.PENDING:
         fields = _pending(request, sym, ctx)
@@ -393,9 +403,9 @@ def build_trade_fields(request: TradeRequest, sym: SymbolInfo, ctx: TradeContext
 
 
 def _open(r: TradeRequest, sym: SymbolInfo, ctx: TradeContext) -> dict[str, Any]:
-    if r.type not in (OrderType.BUY, OrderType.SELL):
+    if r.type not in (_BUY, _SELL):
         raise _reject(Retcode.INVALID, f"a market deal needs type BUY or SELL, not {r.type}")
-    buy = r.type == OrderType.BUY
+    buy = r.type == _BUY
     _check_type_allowed(sym, r.type, r.sl, r.tp)
     _check_direction(sym, buy)
     volume = _check_volume(r.volume, sym)
@@ -410,8 +420,8 @@ def _open(r: TradeRequest, sym: SymbolInfo, ctx: TradeContext) -> dict[str, Any]
     return {
         "trade_action": action, "trade_type": r.type, "trade_volume": volume,
         "price_order": _normalize_price(price, sym), "price_sl": _normalize_price(r.sl, sym),
-        "price_tp": _normalize_price(r.tp, sym), "type_filling": filling, "type_flags": TradeFlags.OPEN,
-        "price_deviation": r.deviation if action == TradeAction.INSTANT else 0,
+        "price_tp": _normalize_price(r.tp, sym), "type_filling": filling, "type_flags": _OPEN_FLAGS,
+        "price_deviation": r.deviation if action == _INSTANT else 0,
     }
 
 
@@ -428,27 +438,27 @@ def _close(r: TradeRequest, sym: SymbolInfo, ctx: TradeContext) -> dict[str, Any
     pos = _position(ctx, r.position)
     if pos.symbol != sym.name:
         raise _reject(Retcode.INVALID, f"position {pos.ticket} is on {pos.symbol}, not {sym.name}")
-    closing_type = OrderType.SELL if pos.type == 0 else OrderType.BUY
+    closing_type = _SELL if pos.type == 0 else _BUY
     if r.type != closing_type:
         raise _reject(Retcode.INVALID, f"closing position {pos.ticket} needs type {closing_type.name}")
-    if sym.trade_mode == TradeMode.DISABLED:
+    if sym.trade_mode == _DISABLED:
         raise _reject(Retcode.TRADE_DISABLED, f"trading is disabled for {sym.name}")
     volume = _check_volume(r.volume or pos.volume, sym, closing=True)
     if volume > pos.volume_wire:
         raise _reject(Retcode.INVALID_VOLUME, f"cannot close {r.volume} of {pos.volume} lots")
     quote = ctx.quote
     current = quote.bid if pos.type == 0 else quote.ask
-    if sym.exec_mode in (ExecMode.INSTANT, ExecMode.REQUEST) and not current:
+    if sym.exec_mode in (_INSTANT_EXECUTION, _REQUEST_EXECUTION) and not current:
         raise _reject(Retcode.PRICE_OFF, f"no quotes for {sym.name}")
     quoted = r.price or current or pos.price_current
     action, price, filling = _execution(sym, volume, quoted, r.type_filling)
-    if action not in (TradeAction.INSTANT, TradeAction.REQUEST, TradeAction.PRICE):
+    if action not in (_INSTANT, _REQUEST, _PRICE):
         price = current or pos.price_current
-        filling = OrderFilling.RETURN if action == TradeAction.EXCHANGE and r.type_filling is None else filling
+        filling = _RETURN if action == _EXCHANGE and r.type_filling is None else filling
     return {
         "trade_action": action, "trade_type": closing_type, "trade_volume": volume,
         "price_order": _normalize_price(price, sym), "type_filling": filling, "type_flags": _CLOSING_FLAGS,
-        "trade_position": pos.ticket, "price_deviation": r.deviation if action == TradeAction.INSTANT else 0,
+        "trade_position": pos.ticket, "price_deviation": r.deviation if action == _INSTANT else 0,
     }
 
 
