@@ -1355,11 +1355,6 @@ class MT5Client:
 
     # --- trading --------------------------------------------------------------------------------
 
-    def _next_action_id(self) -> int:
-        action_id = self._action_id
-        self._action_id += 1
-        return action_id
-
     def _symbol_of(self, request: TradeRequest) -> str:
         if request.symbol:
             return request.symbol
@@ -1394,15 +1389,16 @@ class MT5Client:
             RequestTimeout: no final result in time and none found in the mirror.
         """
         check_trade_request(request)
-        name = self._symbol_of(request)
-        sym = self._require_symbol(name)
+        name = request.symbol or self._symbol_of(request)
+        sym = self._symbols.get(name) or self._require_symbol(name)
         if sym.full is None:
             await self.symbol(name)
             sym = self._symbols[name]
         if request.action in _NEEDS_QUOTE and not (sym.live.bid and sym.live.ask):
             with contextlib.suppress(RequestTimeout):
                 await self._wait_first_tick(sym, min(self.timeout, 5.0))
-        action_id = self._next_action_id()
+        action_id = self._action_id
+        self._action_id += 1
         account = self.mirror.account_as_sent  # the checks read only the account's settings
         if account is None:
             raise NotConnected("not logged in")

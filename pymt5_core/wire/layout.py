@@ -148,8 +148,9 @@ class Layout:
             local, name = f"a{i}", repr(f.name)
             if f.type in INTEGER_TYPES:
                 lo, hi = _INT_RANGES[f.type]
-                lines += [f"    {local} = get({name}, 0)",
-                          f"    if {local}.__class__ is not int or not {lo} <= {local} <= {hi}:",
+                lines += [f"    {local} = get({name}, 0)",  # an int enum member in range is taken as it is too
+                          f"    if ({local}.__class__ is not int and ({local}.__class__ is bool"
+                          f" or not isinstance({local}, int))) or not {lo} <= {local} <= {hi}:",
                           f"        {local} = convert[{i}]({local})"]
             elif f.type is FieldType.F64:
                 lines += [f"    {local} = get({name}, 0.0)",
