@@ -1297,10 +1297,12 @@ class MT5Client:
 
     def _watch_position_symbols(self) -> None:
         watched, internal, symbols = self._watch, self._internal_watch, self._symbols
-        missing: set[str] = set()
+        missing: set[str] | None = None
         for position in self.mirror.positions.values():  # runs after every push 10: a plain loop, no new sets
             name = position.symbol
             if name not in internal and name not in watched and name in symbols:
+                if missing is None:
+                    missing = set()
                 missing.add(name)
         if missing and self.session.state is SessionState.READY:
             self._internal_watch |= missing

@@ -46,6 +46,7 @@ _ZERO_IV = _ZERO_BLOCK = bytes(16)
 #: The PKCS#7 padding of ``n`` bytes, by ``n``.
 _PADDING = tuple(bytes((n,)) * n for n in range(17))
 _SMALL_FRAME = 4096
+_SMALL_BODY_AT = 16 + _RESP_PREFIX.size  # where a small frame's body starts in what _decrypt_small returns
 _ENTROPY_BLOCK = 256
 
 #: The initial key as the official client stores it (SPEC §2.4).
@@ -321,10 +322,10 @@ class ClientConnection:
         n = len(message) - HEADER_SIZE
         if 0 < n <= _SMALL_FRAME and not n % 16:  # most frames: read straight from the decrypted bytes
             plain, end = self._cipher._decrypt_small(memoryview(message)[HEADER_SIZE:])
-            if end < 16 + _RESP_PREFIX.size:
+            if end < _SMALL_BODY_AT:
                 raise ProtocolError(f"response frame of {end - 16} bytes is shorter than its prefix")
             reserved, command, code = _RESP_PREFIX.unpack_from(plain, 16)
-            frame = _new_response(command, code, plain[16 + _RESP_PREFIX.size : end], reserved)
+            frame = _new_response(command, code, plain[_SMALL_BODY_AT:end], reserved)
         else:
             frame = ResponseFrame.decode(self._cipher.decrypt_view(unpack_message(message)))
         if not self.ready and frame.command == Command.BOOTSTRAP:

@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 
 from pymt5_core.errors import ProtocolError
-from pymt5_core.wire import LAYOUTS
+from pymt5_core.wire import LAYOUTS, debug
 from pymt5_core.wire.messages import (
     AccountBody,
     BookBlock,
@@ -493,9 +493,12 @@ def test_trade_update_repeated_order_record_reads_as_equal_independent_records()
         assert orders[1]["comment"] == orders[2]["comment"] == first.order["comment"] != "changed"
 
 
-def test_trade_update_records_stay_bytes_until_read_then_are_dicts_like_updates_made_from_dicts() -> None:
+def test_trade_update_records_stay_bytes_until_read_then_are_dicts_like_updates_made_from_dicts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A reader leaves each record undecoded (where it lies in the body); reading it makes the dict, once, and
     from then on the update is the same as one made from that dict (fields, equality, repr)."""
+    monkeypatch.setattr(debug, "ENABLED", False)  # the PYMT5_DEBUG checks read every record
     layouts = {"order": LAYOUTS["Order"], "deal": LAYOUTS["Deal"], "position": LAYOUTS["Position"]}
     for name in ("order_transactions", "trade_update"):
         body = bytearray(body_of(name))
