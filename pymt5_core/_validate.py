@@ -86,6 +86,8 @@ def check_symbol_name(value: object, what: str = "symbol") -> str:
 
 def check_ticket(value: object, what: str = "ticket") -> int:
     """An order, position or deal ticket: a positive integer."""
+    if type(value) is int and 0 < value <= _U64_MAX:  # the usual ticket, without the general check
+        return value
     return check_int(value, what, minimum=1, maximum=_U64_MAX, retcode=Retcode.INVALID)
 
 

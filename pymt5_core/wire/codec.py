@@ -238,11 +238,13 @@ def normalize(value: float, digits: int) -> float:
 
     ``floor(v * 10^d + 0.5000001) / 10^d`` for v >= 0 and the mirror image for v < 0, d clamped to 0..8.
     """
-    d = min(max(int(digits), 0), 8)
-    scale = 10.0**d
+    scale = _SCALES[digits] if type(digits) is int and 0 <= digits <= 8 else 10.0 ** min(max(int(digits), 0), 8)
     if value >= 0:
         return math.floor(value * scale + 0.5000001) / scale
     return math.ceil(value * scale - 0.5000001) / scale
+
+
+_SCALES = tuple(10.0**d for d in range(9))  # 10^d for the digits normalize() clamps to
 
 
 def lots_to_wire(lots: float) -> int:
