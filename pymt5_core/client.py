@@ -1293,7 +1293,8 @@ class MT5Client:
         if frame.code:
             return
         self.mirror.apply_trade_update(read_trade_update(frame.body))
-        self._watch_position_symbols()
+        if self.mirror.positions:  # without positions there is no symbol to watch
+            self._watch_position_symbols()
 
     def _watch_position_symbols(self) -> None:
         watched, internal, symbols = self._watch, self._internal_watch, self._symbols
