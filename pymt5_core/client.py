@@ -674,9 +674,6 @@ class MT5Client:
 
         return off
 
-    def _listening(self, event_type: type[Event]) -> bool:
-        return bool(self._callbacks.get(event_type))
-
     def _emit(self, event: Event) -> None:
         for callback in self._callbacks.get(type(event), ()):
             try:

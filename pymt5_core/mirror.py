@@ -61,9 +61,10 @@ class StateMirror:
 
     Args:
         emit: receives every event the mirror produces.
-        listening: tells (by its truth) whether anybody receives events of a type; account updates (whose changed fields
-            take two full account computations) and trade transactions are only built when it says yes.
-            Order lifecycle events are always built: :meth:`order_log` keeps them.
+        listening: tells (by the truth of what it returns) whether anybody receives events of a type;
+            account updates (whose changed fields take two full account computations) and trade transactions
+            are only built when it says yes. Order lifecycle events are always built: :meth:`order_log` keeps
+            them.
 
     Read views (``positions``, ``orders``, ``history_orders``, ``deals``) are read-only mappings that
     follow the mirror; :attr:`account` and :meth:`valued_positions` compute the derived values on read.

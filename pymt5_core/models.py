@@ -20,6 +20,7 @@ from operator import itemgetter
 from typing import Any, NewType
 
 from pymt5_core._construct import positional_constructor
+from pymt5_core.errors import ProtocolError
 from pymt5_core.wire.codec import LOTS_SCALE
 from pymt5_core.wire.layouts import LAYOUTS
 
@@ -298,7 +299,13 @@ class Position:
 
     @classmethod
     def from_buffer(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Position:
-        """Build from a Position record at ``offset`` of wire bytes, decoding only the fields it needs."""
+        """Build from a Position record at ``offset`` of wire bytes, decoding only the fields it needs.
+
+        Raises:
+            ProtocolError: the record does not fit in ``data``.
+        """
+        if not 0 <= offset <= len(data) - _POSITION_SIZE:
+            raise ProtocolError(f"Position record at offset {offset} does not fit in {len(data)} bytes")
         return _position(*_POSITION_READ(data, offset))
 
 
@@ -309,7 +316,7 @@ _POSITION_NAMES = (
     "contract_size", "digits", "trade_reason", "external_id", "time_create_ms", "time_update_ms",
 )
 _POSITION_FIELDS = itemgetter(*_POSITION_NAMES)
-_POSITION_READ = LAYOUTS["Position"].reader(_POSITION_NAMES)
+_POSITION_READ, _POSITION_SIZE = LAYOUTS["Position"].reader(_POSITION_NAMES), LAYOUTS["Position"].size
 
 
 def _position(ticket: int, order: int, create_s: int, update_s: int, symbol: str, type_: int, price_open: float,
@@ -379,11 +386,17 @@ class Order:
 
     @classmethod
     def from_buffer(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Order:
-        """Build from an Order record at ``offset`` of wire bytes, decoding only the fields it needs."""
+        """Build from an Order record at ``offset`` of wire bytes, decoding only the fields it needs.
+
+        Raises:
+            ProtocolError: the record does not fit in ``data``.
+        """
+        if not 0 <= offset <= len(data) - _ORDER_SIZE:
+            raise ProtocolError(f"Order record at offset {offset} does not fit in {len(data)} bytes")
         return _order(*_ORDER_READ(data, offset))
 
 
-# The record fields a Order is built from, in the order its builder takes them.
+# The record fields an Order is built from, in the order its builder takes them.
 _ORDER_NAMES = (
     "trade_order", "trade_symbol", "order_type", "order_state", "volume_initial", "volume_current", "price_order",
     "price_trigger", "price_current", "price_sl", "price_tp", "time_setup", "time_setup_ms", "time_done",
@@ -391,7 +404,7 @@ _ORDER_NAMES = (
     "comment", "order_id", "digits",
 )
 _ORDER_FIELDS = itemgetter(*_ORDER_NAMES)
-_ORDER_READ = LAYOUTS["Order"].reader(_ORDER_NAMES)
+_ORDER_READ, _ORDER_SIZE = LAYOUTS["Order"].reader(_ORDER_NAMES), LAYOUTS["Order"].size
 
 
 def _order(ticket: int, symbol: str, type_: int, state: int, volume_initial: int, volume_current: int,
@@ -451,7 +464,13 @@ class Deal:
 
     @classmethod
     def from_buffer(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Deal:
-        """Build from a Deal record at ``offset`` of wire bytes, decoding only the fields it needs."""
+        """Build from a Deal record at ``offset`` of wire bytes, decoding only the fields it needs.
+
+        Raises:
+            ProtocolError: the record does not fit in ``data``.
+        """
+        if not 0 <= offset <= len(data) - _DEAL_SIZE:
+            raise ProtocolError(f"Deal record at offset {offset} does not fit in {len(data)} bytes")
         return _deal(*_DEAL_READ(data, offset))
 
 
@@ -462,7 +481,7 @@ _DEAL_NAMES = (
     "trade_reason", "deal_id",
 )
 _DEAL_FIELDS = itemgetter(*_DEAL_NAMES)
-_DEAL_READ = LAYOUTS["Deal"].reader(_DEAL_NAMES)
+_DEAL_READ, _DEAL_SIZE = LAYOUTS["Deal"].reader(_DEAL_NAMES), LAYOUTS["Deal"].size
 
 
 def _deal(ticket: int, order: int, symbol: str, type_: int, entry: int, volume: int, price: float, profit: float,

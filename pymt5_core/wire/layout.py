@@ -35,10 +35,6 @@ from pymt5_core.wire.codec import (
 __all__ = ["Layout"]
 
 _TEXT = (FieldType.STR16, FieldType.STR8)
-#: What turns the struct value of a text or FILETIME field into its Python value.
-_DECODERS: dict[FieldType, Callable[[Any], Any]] = {
-    FieldType.STR16: decode_str16, FieldType.STR8: decode_str8, FieldType.TIME: filetime_to_unix_ms,
-}
 
 
 class Layout:
@@ -52,7 +48,6 @@ class Layout:
     __slots__ = (
         "_converters",
         "_decoded_dtype",
-        "_decoders",
         "_pack_dict",
         "_post",
         "_read_dict",
@@ -86,7 +81,6 @@ class Layout:
         self._post: tuple[tuple[int, FieldType], ...] = tuple(
             (i, f.type) for i, f in enumerate(self.spec) if f.type in (*_TEXT, FieldType.TIME)
         )
-        self._decoders: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple((i, _DECODERS[t]) for i, t in self._post)
         self._pack_dict: Callable[[Mapping[str, Any]], bytes] | None = None  # compiled on first use
         self._readers: dict[tuple[str, ...] | None, Callable[[Any, int], tuple[Any, ...]]] = {}  # see reader()
         self._read_dict: Callable[[Any, int], dict[str, Any]] | None = None

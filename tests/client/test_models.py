@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pymt5_core.errors import ProtocolError
 from pymt5_core.models import Deal, Order, Position
 from pymt5_core.wire.layouts import LAYOUTS
 from pymt5_core.wire.records import pack_record
@@ -119,3 +120,15 @@ def test_deal_fields_come_from_their_record_fields(source: str) -> None:
     }
     assert all(type(v) in (int, float, str, datetime) for v in dataclasses.astuple(d))
     assert not isinstance(d.ticket, np.integer)
+
+
+@pytest.mark.parametrize("model", [Position, Order, Deal])
+def test_a_model_from_wire_bytes_refuses_a_record_that_does_not_fit(model: Any) -> None:
+    size = LAYOUTS[model.__name__].size
+    with pytest.raises(ProtocolError):
+        model.from_buffer(bytes(size - 1))
+    with pytest.raises(ProtocolError):
+        model.from_buffer(bytes(size), 1)
+    with pytest.raises(ProtocolError):
+        model.from_buffer(bytes(size), -1)
+    assert model.from_buffer(bytes(size + 3), 3) == model.from_wire(LAYOUTS[model.__name__].unpack_dict(bytes(size)))

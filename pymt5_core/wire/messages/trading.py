@@ -231,7 +231,10 @@ RecordAt = tuple[bytes | memoryview, int]
 
 @dataclass
 class OrderUpdate:
-    """An order-kind record of push 10: ``flag_mask`` 0 active list, 1 history; type 0 add, 1 update, 2 delete."""
+    """An order-kind record of push 10: ``flag_mask`` 0 active list, 1 history; type 0 add, 1 update, 2 delete.
+
+    :func:`read_trade_update` leaves ``order`` undecoded until it is read (see ``order_at``).
+    """
 
     flag_mask: int
     transaction_type: int
@@ -245,7 +248,8 @@ class OrderUpdate:
 class DealUpdate:
     """A deal-kind record of push 10: a deal (ticket 0 = none), the position after it, and account money.
 
-    ``deals`` and ``positions`` are the trailing arrays the record carries.
+    ``deals`` and ``positions`` are the trailing arrays the record carries. :func:`read_trade_update` leaves
+    ``deal`` and ``position`` undecoded until they are read (see ``deal_at``, ``position_at``).
     """
 
     transaction_type: int
@@ -326,8 +330,8 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
     """
     out: list[TradeUpdate] = []
     end = len(body)
-    if isinstance(body, bytearray) or (isinstance(body, memoryview) and not body.readonly):
-        body = bytes(body)  # the records are decoded later, from bytes that cannot change
+    if not isinstance(body, bytes):
+        body = bytes(body)  # the records are decoded later, from bytes nobody can change
     if end < 4 or _U32.unpack_from(body)[0] != DEAL_KIND:
         size, previous, order = _TU_ORDER.size, None, (body, 0)
         for pos in range(0, end - size + 1, size):
