@@ -419,8 +419,10 @@ def _open(r: TradeRequest, sym: SymbolInfo, ctx: TradeContext) -> dict[str, Any]
     action, price, filling = _execution(sym, volume, quoted, r.type_filling)
     return {
         "trade_action": action, "trade_type": r.type, "trade_volume": volume,
-        "price_order": _normalize_price(price, sym), "price_sl": _normalize_price(r.sl, sym),
-        "price_tp": _normalize_price(r.tp, sym), "type_filling": filling, "type_flags": _OPEN_FLAGS,
+        # A market order usually has no price of its own and no stops: 0.0 without a call.
+        "price_order": _normalize_price(price, sym) if price else 0.0,
+        "price_sl": _normalize_price(r.sl, sym) if r.sl else 0.0,
+        "price_tp": _normalize_price(r.tp, sym) if r.tp else 0.0, "type_filling": filling, "type_flags": _OPEN_FLAGS,
         "price_deviation": r.deviation if action == _INSTANT else 0,
     }
 

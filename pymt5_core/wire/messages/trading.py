@@ -13,7 +13,7 @@ from pymt5_core.errors import ProtocolError
 from pymt5_core.wire import debug
 from pymt5_core.wire.layout import Layout
 from pymt5_core.wire.layouts import LAYOUTS
-from pymt5_core.wire.records import Record, build_counted, pack_record, read_counted, read_u32, records
+from pymt5_core.wire.records import Record, build_counted, pack_record, read_counted, records
 
 __all__ = [
     "DealUpdate",
@@ -142,7 +142,8 @@ def read_trade_status(body: bytes | bytearray | memoryview) -> int:
         raise ProtocolError(f"trade request answer of {len(body)} bytes (expected a multiple of 4)")
     if debug.ENABLED:
         debug.check_body("read_trade_status", len(body), 4)
-    return read_u32(body, 0, "trade request answer")
+    status: int = _U32.unpack_from(body)[0]  # the length is checked above
+    return status
 
 
 def build_trade_result(request: Mapping[str, Any], result: Mapping[str, Any], reserved: int = 0) -> bytes:
