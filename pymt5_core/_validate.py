@@ -20,7 +20,7 @@ import numpy as np
 
 from pymt5_core.errors import InvalidRequest, TradeRejected
 from pymt5_core.models import RequestAction, TradeRequest
-from pymt5_core.wire.enums import Retcode
+from pymt5_core.wire.enums import OrderFilling, OrderTime, OrderType, Retcode
 
 __all__ = [
     "check_callable",
@@ -86,6 +86,8 @@ def check_symbol_name(value: object, what: str = "symbol") -> str:
 
 def check_ticket(value: object, what: str = "ticket") -> int:
     """An order, position or deal ticket: a positive integer."""
+    if type(value) is int and 0 < value <= _U64_MAX:  # the usual ticket, without the general check
+        return value
     return check_int(value, what, minimum=1, maximum=_U64_MAX, retcode=Retcode.INVALID)
 
 
@@ -143,6 +145,13 @@ def check_trade_request(request: object) -> TradeRequest:
         TradeRejected: a volume, price or stop that no symbol accepts (zero or negative volume to open,
             NaN or infinite prices), with the official return code.
     """
+    if type(request) is TradeRequest and _plainly_valid(request):
+        return request
+    return _check_each_field(request)
+
+
+def _check_each_field(request: object) -> TradeRequest:
+    """:func:`check_trade_request` field by field, raising for the first one that fails."""
     if not isinstance(request, TradeRequest):
         raise InvalidRequest(f"expected a TradeRequest, not {_type_name(request)}", retcode=Retcode.INVALID)
     r = request
@@ -169,6 +178,37 @@ def check_trade_request(request: object) -> TradeRequest:
     for name in _TICKET_FIELDS:
         check_int(getattr(r, name), name, minimum=0, maximum=_U64_MAX, retcode=Retcode.INVALID)
     return request
+
+
+_ACTIONS = frozenset(RequestAction.__members__.values())
+#: int and the int enums the client's own shortcuts put in requests.
+_INT_TYPES = frozenset({int, RequestAction, OrderType, OrderFilling, OrderTime})
+_REAL_TYPES = (float, int)
+_INF = math.inf
+
+
+def _plainly_valid(r: TradeRequest) -> bool:
+    """True for a request whose every field has a plain type and a valid value: one that
+    :func:`_check_each_field` passes (it runs for everything else, to find the error to raise)."""
+    volume, type_filling = r.volume, r.type_filling
+    return (
+        r.action.__class__ in _INT_TYPES and r.action in _ACTIONS and r.symbol.__class__ is str
+        and r.type.__class__ in _INT_TYPES and 0 <= r.type <= 8
+        and volume.__class__ in _REAL_TYPES and 0 < volume < _INF
+        and r.price.__class__ in _REAL_TYPES and -_INF < r.price < _INF
+        and r.stoplimit.__class__ in _REAL_TYPES and -_INF < r.stoplimit < _INF
+        and r.sl.__class__ in _REAL_TYPES and -_INF < r.sl < _INF
+        and r.tp.__class__ in _REAL_TYPES and -_INF < r.tp < _INF
+        and r.deviation.__class__ is int and 0 <= r.deviation <= _I32_MAX
+        and (type_filling is None or (type_filling.__class__ in _INT_TYPES and 0 <= type_filling <= 3))
+        and r.type_time.__class__ in _INT_TYPES and 0 <= r.type_time <= 3
+        and r.expiration.__class__ is int and r.expiration >= 0
+        and r.comment.__class__ is str
+        and r.position.__class__ is int and 0 <= r.position <= _U64_MAX
+        and r.position_by.__class__ is int and 0 <= r.position_by <= _U64_MAX
+        and r.order.__class__ is int and 0 <= r.order <= _U64_MAX
+        and r.magic.__class__ is int and 0 <= r.magic <= _U64_MAX
+    )
 
 
 def _real(value: object, what: str, retcode: int) -> float:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
+from pymt5_core._construct import positional_constructor
 from pymt5_core._validate import (
     check_callable,
     check_credentials,
@@ -99,7 +100,7 @@ from pymt5_core.wire.messages import (
     read_symbols,
     read_symbols_compressed,
     read_ticks,
-    read_trade_result,
+    read_trade_outcome,
     read_trade_status,
     read_trade_update,
 )
@@ -120,6 +121,15 @@ _RECONCILE_SKEW_MS = 60_000
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 EventCallback = Callable[[Any], Any]
+#: Requests that need a current quote to be checked and priced.
+_NEEDS_QUOTE = frozenset({RequestAction.DEAL, RequestAction.PENDING, RequestAction.SLTP, RequestAction.MODIFY})
+# Looked up once: a member (or method) lookup on an enum class costs about as much as a small check.
+_DEAL, _TRADE_REQUEST, _is_final = RequestAction.DEAL, Command.TRADE_REQUEST, Retcode.is_final
+# The values of one order, built positionally (see pymt5_core._construct): every field given, in order.
+_new_request = positional_constructor(TradeRequest)
+_new_result = positional_constructor(TradeResult)
+_new_context = positional_constructor(TradeContext)
+_new_quote = positional_constructor(Quote)
 
 
 def to_epoch_seconds(value: datetime | float | int | np.datetime64 | None, what: str = "time") -> int | None:
@@ -293,7 +303,7 @@ class BookStream(_Stream[BookUpdate]):
 # --- trade bookkeeping ----------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, slots=True)
 class _PendingTrade:
     request: TradeRequest
     fields: dict[str, Any]
@@ -456,9 +466,9 @@ class MT5Client:
         )
         self.log = logging.getLogger("pymt5_core.client")
         self.session.on_login = self._start_up
-        self.mirror = StateMirror(self._emit, self._listening)
-        self.mirror.valuation = _Valuation(self)
         self._callbacks: dict[type[Event], list[EventCallback]] = {}
+        self.mirror = StateMirror(self._emit, self._callbacks.get)  # "listening?": the callback list, or None
+        self.mirror.valuation = _Valuation(self)
         self._symbols: dict[str, _Symbol] = {}
         self._by_id: dict[int, _Symbol] = {}
         self._pairs: dict[tuple[str, str], str] = {}
@@ -665,9 +675,6 @@ class MT5Client:
 
         return off
 
-    def _listening(self, event_type: type[Event]) -> bool:
-        return bool(self._callbacks.get(event_type))
-
     def _emit(self, event: Event) -> None:
         for callback in self._callbacks.get(type(event), ()):
             try:
@@ -694,9 +701,8 @@ class MT5Client:
         if event.state in (SessionState.RECONNECTING, SessionState.DISCONNECTED, SessionState.CLOSED):
             for pending in self._pending.values():
                 if pending.sent and not pending.future.done():
-                    pending.future.set_exception(
-                        ConnectionLost(f"connection lost ({event.reason}) before the trade result arrived",
-                                       outcome_unknown=True))
+                    _fail(pending.future, ConnectionLost(
+                        f"connection lost ({event.reason}) before the trade result arrived", outcome_unknown=True))
             for fut in self._first_tick.values():
                 if not fut.done():
                     fut.cancel()
@@ -1286,14 +1292,17 @@ class MT5Client:
         if frame.code:
             return
         self.mirror.apply_trade_update(read_trade_update(frame.body))
-        self._watch_position_symbols()
+        if self.mirror.positions:  # without positions there is no symbol to watch
+            self._watch_position_symbols()
 
     def _watch_position_symbols(self) -> None:
         watched, internal, symbols = self._watch, self._internal_watch, self._symbols
-        missing: set[str] = set()
+        missing: set[str] | None = None
         for position in self.mirror.positions.values():  # runs after every push 10: a plain loop, no new sets
             name = position.symbol
             if name not in internal and name not in watched and name in symbols:
+                if missing is None:
+                    missing = set()
                 missing.add(name)
         if missing and self.session.state is SessionState.READY:
             self._internal_watch |= missing
@@ -1334,24 +1343,19 @@ class MT5Client:
     def _on_trade_result(self, frame: Any) -> None:
         if frame.code:
             return
-        echo, res = read_trade_result(frame.body)
-        action_id, retcode = echo["action_id"], res["retcode"]
+        action_id, res = read_trade_outcome(frame.body)
+        retcode = res["retcode"]
         pending = self._pending.get(action_id)
-        result = TradeResult(  # positional, in field order (the decoded values are Python ints and floats)
+        result = _new_result(  # positional, in field order (the decoded values are Python ints and floats)
             retcode, res["deal"], res["trade_order"], res["volume"] / LOTS_SCALE, res["price"], res["bid"],
             res["ask"], res["comment"], action_id, pending.request if pending else None, res["last"],
-            Retcode.is_final(retcode),
+            _is_final(retcode), False,
         )
         self._emit(result)
         if pending is not None and result.final and not pending.future.done():
             pending.future.set_result(result)
 
     # --- trading --------------------------------------------------------------------------------
-
-    def _next_action_id(self) -> int:
-        action_id = self._action_id
-        self._action_id += 1
-        return action_id
 
     def _symbol_of(self, request: TradeRequest) -> str:
         if request.symbol:
@@ -1387,23 +1391,22 @@ class MT5Client:
             RequestTimeout: no final result in time and none found in the mirror.
         """
         check_trade_request(request)
-        name = self._symbol_of(request)
-        sym = self._require_symbol(name)
+        name = request.symbol or self._symbol_of(request)
+        sym = self._symbols.get(name) or self._require_symbol(name)
         if sym.full is None:
             await self.symbol(name)
             sym = self._symbols[name]
-        needs_quote = request.action in (RequestAction.DEAL, RequestAction.PENDING, RequestAction.SLTP,
-                                         RequestAction.MODIFY)
-        if needs_quote and not (sym.live.bid and sym.live.ask):
+        if request.action in _NEEDS_QUOTE and not (sym.live.bid and sym.live.ask):
             with contextlib.suppress(RequestTimeout):
                 await self._wait_first_tick(sym, min(self.timeout, 5.0))
-        action_id = self._next_action_id()
+        action_id = self._action_id
+        self._action_id += 1
         account = self.mirror.account_as_sent  # the checks read only the account's settings
         if account is None:
             raise NotConnected("not logged in")
         q = sym.live
         now_ms = self.server_time
-        ctx = TradeContext(account, Quote(q.bid, q.ask, q.last), self.mirror.positions, self.mirror.orders,
+        ctx = _new_context(account, _new_quote(q.bid, q.ask, q.last), self.mirror.positions, self.mirror.orders,
                            (now_ms or 0) // 1000, self._link_up)
         try:
             fields = build_trade_fields(request, self._info(sym), ctx)
@@ -1415,7 +1418,6 @@ class MT5Client:
         pending = _PendingTrade(request, fields, asyncio.get_running_loop().create_future(),
                                 self.mirror.mark_deals(), dict(self.mirror.positions),
                                 frozenset(self.mirror.orders), now_ms)
-        pending.future.add_done_callback(_consume)  # a result nobody awaits any more is not an error
         self._pending[action_id] = pending
         try:
             result = await self._send_trade(pending, payload)
@@ -1430,7 +1432,7 @@ class MT5Client:
         action_id = pending.fields["action_id"]
         try:
             pending.sent = True
-            frame = await self.session.request(Command.TRADE_REQUEST, payload, check=False)
+            frame = await self.session.request(_TRADE_REQUEST, payload, check=False)
             status = Retcode.TIMEOUT if frame.code else read_trade_status(frame.body)
             if status:
                 return TradeResult(status, comment=Retcode.describe(status), request_id=action_id,
@@ -1558,9 +1560,9 @@ class MT5Client:
 
     async def _market(self, order_type: int, symbol: str, volume: float, price: float | None, sl: float | None,
                       tp: float | None, deviation: int, comment: str, filling: int | None) -> TradeResult:
-        return await self.order_send(TradeRequest(
-            RequestAction.DEAL, symbol, volume, order_type, price or 0.0, 0.0, sl or 0.0, tp or 0.0, deviation,
-            filling, 0, 0, comment))
+        return await self.order_send(_new_request(
+            _DEAL, symbol, volume, order_type, price or 0.0, 0.0, sl or 0.0, tp or 0.0, deviation,
+            filling, 0, 0, comment, 0, 0, 0, 0))
 
     async def _place(self, order_type: int, symbol: str, volume: float, price: float, stoplimit: float,
                      sl: float | None, tp: float | None, expiration: Any, comment: str) -> TradeResult:
@@ -1647,9 +1649,9 @@ class MT5Client:
             raise TradeRejected(Retcode.INVALID, f"position {position_ticket} does not exist")
         if volume is not None and check_number(volume, "volume", retcode=Retcode.INVALID_VOLUME) <= 0:
             raise TradeRejected(Retcode.INVALID_VOLUME, f"volume {volume:g} must be positive")
-        return await self.order_send(TradeRequest(
-            RequestAction.DEAL, pos.symbol, volume or pos.volume, 1 - pos.type, deviation=deviation,
-            position=position_ticket))
+        return await self.order_send(_new_request(
+            _DEAL, pos.symbol, volume or pos.volume, 1 - pos.type, 0.0, 0.0, 0.0, 0.0, deviation, None, 0,
+            0, "", position_ticket, 0, 0, 0))
 
     async def close_by(self, position_ticket: int, opposite_ticket: int) -> TradeResult:
         """Close a position by an opposite one of the same symbol (hedging accounts)."""
@@ -1739,14 +1741,15 @@ def _monotonic_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
-def _consume(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    """Fail a pending trade's future; nobody may await it any more, which is not an error (no warning)."""
+    future.set_exception(exc)
+    future.exception()  # marks the exception as retrieved; an awaiting task still gets it
 
 
 def _time_out(future: asyncio.Future[Any]) -> None:
     if not future.done():
-        future.set_exception(TimeoutError())
+        _fail(future, TimeoutError())
 
 
 def _within(page: npt.NDArray[Any], first_s: int, last_s: int) -> tuple[int, int]:

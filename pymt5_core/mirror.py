@@ -13,13 +13,13 @@ each position's current price and profit) are computed when read, from the lates
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from pymt5_core._construct import positional_constructor
 from pymt5_core.events import AccountUpdate, OrderEvent, TradeTransaction, TransactionType
 from pymt5_core.models import AccountInfo, Deal, Event, Order, Position
 from pymt5_core.wire.messages import AccountBody, DealUpdate, OrderUpdate
@@ -31,6 +31,9 @@ _MONEY = ("balance", "credit", "acc_profit", "commission_daily", "commission_mon
 _ORDER_KIND = {(0, 0): _T.ORDER_ADD, (0, 1): _T.ORDER_UPDATE, (0, 2): _T.ORDER_DELETE,
                (1, 0): _T.HISTORY_ADD, (1, 1): _T.HISTORY_UPDATE, (1, 2): _T.HISTORY_DELETE}
 _DEAL_KIND = {0: _T.DEAL_ADD, 1: _T.DEAL_UPDATE, 2: _T.DEAL_DELETE}
+_POSITION_CHANGED = _T.POSITION  # looked up once (a member lookup on an enum class is not cheap)
+_new_account = positional_constructor(AccountInfo)
+_new_order_event = positional_constructor(OrderEvent)
 
 
 class Valuation(Protocol):
@@ -58,16 +61,17 @@ class StateMirror:
 
     Args:
         emit: receives every event the mirror produces.
-        listening: tells whether anybody receives events of a type; account updates (whose changed fields
-            take two full account computations) and trade transactions are only built when it says yes.
-            Order lifecycle events are always built: :meth:`order_log` keeps them.
+        listening: tells (by the truth of what it returns) whether anybody receives events of a type;
+            account updates (whose changed fields take two full account computations) and trade transactions
+            are only built when it says yes. Order lifecycle events are always built: :meth:`order_log` keeps
+            them.
 
     Read views (``positions``, ``orders``, ``history_orders``, ``deals``) are read-only mappings that
     follow the mirror; :attr:`account` and :meth:`valued_positions` compute the derived values on read.
     """
 
     def __init__(self, emit: Callable[[Event], None] | None = None,
-                 listening: Callable[[type[Event]], bool] | None = None) -> None:
+                 listening: Callable[[type[Event]], object] | None = None) -> None:
         self._emit = emit or (lambda event: None)
         self._listening = listening or (lambda event_type: True)
         self.valuation: Valuation | None = None
@@ -75,6 +79,7 @@ class StateMirror:
         self._body: AccountBody | None = None
         self._money: dict[str, float] = dict.fromkeys(_MONEY, 0.0)
         self._as_sent: AccountInfo | None = None
+        self._settings: tuple[AccountBody, tuple[Any, ...]] | None = None  # a body and what _account_info reads of it
         self._positions: dict[int, Position] = {}
         self._orders: dict[int, Order] = {}
         self._history_orders: dict[int, Order] = {}
@@ -144,34 +149,40 @@ class StateMirror:
 
     def unmark_deals(self, mark: DealMark) -> None:
         """Forget a mark (safe to call twice)."""
-        with contextlib.suppress(ValueError):
-            self._deal_marks.remove(mark)
+        marks = self._deal_marks
+        if mark in marks:  # marks compare by identity
+            marks.remove(mark)
 
     def order_log(self, ticket: int) -> tuple[OrderEvent, ...]:
         """The lifecycle of one order, oldest first."""
         return tuple(self._log.get(ticket, ()))
 
     def _account_info(self, body: AccountBody, positions: list[Position]) -> AccountInfo:
-        main = body.main
+        settings = self._settings
+        if settings is None or settings[0] is not body:  # read once per account body: money changes more often
+            settings = self._settings = body, _account_settings(body)
+        (trade_mode, name, server, company, currency, digits, leverage, so_call, so_so, so_mode, margin_mode,
+         free_mode, rights, trade_allowed, build, time_offset, symbols_count, otp_status, free_profit,
+         hedging) = settings[1]
         money = self._money
-        profit = sum((p.profit for p in positions), 0.0)
-        equity = money["balance"] + money["credit"] + profit + sum((p.swap + p.commission for p in positions), 0.0)
-        leverage = int(main["margin_leverage"])
-        hedging = int(main["margin_mode"]) == 2
-        margin = self.valuation.margin(positions, leverage, hedging) if self.valuation and positions else 0.0
-        free_base = equity - max(profit, 0.0) if main["margin_free_profit_mode"] else equity
-        digits = int(main["currency_digits"]) or 2
-        rights = int(main["rights"])
-        # Positional, in field order: the keywords of 29 fields cost a third of this method.
-        return AccountInfo(
-            self.login, int(main["account_type"]), str(main["account_name"]), str(main["server_name"]),
-            str(main["company"]), str(main["account_currency"]), digits, leverage, money["balance"], money["credit"],
-            round(profit, digits), round(equity, digits), round(margin, digits), round(free_base - margin, digits),
-            round(equity / margin * 100.0, 2) if margin else 0.0, float(main["margin_so_call"]),
-            float(main["margin_so_so"]), int(main["margin_so_mode"]), int(main["margin_mode"]),
-            int(main["margin_free_mode"]), rights, not rights & (4 | 8 | 512), int(main["server_build"]),
-            int(main["timezone_shift"]) + 3600 * int(main["daylightmode"]), money["commission_daily"],
-            money["commission_monthly"], money["acc_profit"], body.symbols_count, int(main["otp_status"]),
+        balance, credit = money["balance"], money["credit"]
+        if positions:
+            profit = sum((p.profit for p in positions), 0.0)
+            equity = balance + credit + profit + sum((p.swap + p.commission for p in positions), 0.0)
+            margin = self.valuation.margin(positions, leverage, hedging) if self.valuation else 0.0
+            free_base = equity - max(profit, 0.0) if free_profit else equity
+            level = round(equity / margin * 100.0, 2) if margin else 0.0
+            profit, equity, free, margin = (round(profit, digits), round(equity, digits),
+                                            round(free_base - margin, digits), round(margin, digits))
+        else:  # the same sums without positions: no profit and no margin, all the equity free
+            equity = free = round(balance + credit + 0.0 + 0.0, digits)
+            profit = margin = level = 0.0
+        # Positional, in field order (the constructor of frozen dataclasses is the dearest part otherwise).
+        return _new_account(
+            self.login, trade_mode, name, server, company, currency, digits, leverage, balance, credit, profit,
+            equity, margin, free, level, so_call, so_so, so_mode, margin_mode, free_mode, rights, trade_allowed,
+            build, time_offset, money["commission_daily"], money["commission_monthly"], money["acc_profit"],
+            symbols_count, otp_status,
         )
 
     # --- snapshots ------------------------------------------------------------------------------
@@ -203,22 +214,27 @@ class StateMirror:
         for ticket, old in list(self._positions.items()):
             if ticket not in new_positions:
                 del self._positions[ticket]
-                self._transaction(_T.POSITION, position=dataclasses.replace(old, volume=0.0, volume_wire=0))
+                if self._listening(TradeTransaction):
+                    self._emit_transaction(_POSITION_CHANGED,
+                                           position=dataclasses.replace(old, volume=0.0, volume_wire=0))
         for ticket, pos in new_positions.items():
             if self._positions.get(ticket) != pos:
                 self._positions[ticket] = pos
-                self._transaction(_T.POSITION, position=pos)
+                if self._listening(TradeTransaction):
+                    self._emit_transaction(_POSITION_CHANGED, position=pos)
         new_orders = {o.ticket: o for o in map(Order.from_wire, orders)}
         for ticket, old_order in list(self._orders.items()):
             if ticket not in new_orders:
                 del self._orders[ticket]
-                self._transaction(_T.ORDER_DELETE, order=old_order)
+                if self._listening(TradeTransaction):
+                    self._emit_transaction(_T.ORDER_DELETE, order=old_order)
                 self._lifecycle(old_order, old_order, history=False, removed=True)
         for ticket, order in new_orders.items():
             previous = self._orders.get(ticket)
             if previous != order:
                 self._orders[ticket] = order
-                self._transaction(_T.ORDER_UPDATE if previous else _T.ORDER_ADD, order=order)
+                if self._listening(TradeTransaction):
+                    self._emit_transaction(_T.ORDER_UPDATE if previous else _T.ORDER_ADD, order=order)
                 self._lifecycle(order, previous, history=False)
 
     def add_history(self, deals: Iterable[Mapping[str, Any]], orders: Iterable[Mapping[str, Any]]) -> None:
@@ -270,12 +286,18 @@ class StateMirror:
         if self._held is not None:
             self._held.append(("trade", updates))
             return
-        last: tuple[Mapping[str, Any], Order] | None = None
+        last: tuple[object, Order] | None = None
         for update in updates:
             if isinstance(update, OrderUpdate):
-                # A filled order comes as "delete from active" and "add to history" with the same record.
-                order = last[1] if last is not None and last[0] == update.order else Order.from_wire(update.order)
-                last = update.order, order
+                # As read, the record is still bytes (no dict made). A filled order comes as "delete from active"
+                # and "add to history" with the same record: one Order for both.
+                at = update.order_at
+                record = update.order if at is None else at
+                if last is not None and (record is last[0] or record == last[0]):
+                    order = last[1]
+                else:
+                    order = Order.from_record(update.order) if at is None else Order.from_buffer(*at)
+                last = record, order
                 self._apply_order(update, order)
             else:
                 self._apply_deal(update)
@@ -290,31 +312,34 @@ class StateMirror:
         if u.transaction_type == 2:
             if table.pop(order.ticket, None) is None:
                 return
-            self._transaction(kind, order=order)
+            if self._listening(TradeTransaction):
+                self._emit_transaction(kind, order=order)
             if not history:
                 self._lifecycle(order, previous, history=False, removed=True)
             return
-        if history and u.transaction_type == 0 and previous is not None:
-            return  # "add to history unless already present"
-        if previous == order:
-            return
+        if previous is not None and ((history and u.transaction_type == 0) or previous == order):
+            return  # "add to history unless already present", or nothing changed
         table[order.ticket] = order
-        self._transaction(kind, order=order)
+        if self._listening(TradeTransaction):
+            self._emit_transaction(kind, order=order)
         self._lifecycle(order, previous, history=history)
 
-    def _transaction(self, kind: TransactionType, *, order: Order | None = None, deal: Deal | None = None,
-                     position: Position | None = None) -> None:
-        if self._listening(TradeTransaction):  # nobody listening is common: then no event is built
-            self._emit(TradeTransaction(kind, order, deal, position))
+    def _emit_transaction(self, kind: TransactionType, *, order: Order | None = None, deal: Deal | None = None,
+                          position: Position | None = None) -> None:
+        """Emit a :class:`TradeTransaction`; callers ask ``_listening`` first (nobody listening is common, and
+        then no event is built)."""
+        self._emit(TradeTransaction(kind, order, deal, position))
 
     def _lifecycle(self, order: Order, previous: Order | None, *, history: bool, removed: bool = False) -> None:
-        log = self._log.setdefault(order.ticket, [])
+        log = self._log.get(order.ticket)
+        if log is None:
+            log = self._log[order.ticket] = []
         last_state = log[-1].state if log else None
         if not removed and last_state == order.state:
             return
         if removed and log and log[-1].removed:
             return
-        event = OrderEvent(order.ticket, order.state, last_state, order, history, removed)
+        event = _new_order_event(order.ticket, order.state, last_state, order, history, removed)
         log.append(event)
         self._emit(event)
 
@@ -326,19 +351,32 @@ class StateMirror:
                     or u.commission_daily != m["commission_daily"] or u.commission_monthly != m["commission_monthly"]):
                 before = self._account_before()
                 self._as_sent = None
-                m.update(balance=u.balance, credit=u.credit, acc_profit=u.acc_profit,
-                         commission_daily=u.commission_daily, commission_monthly=u.commission_monthly)
+                m["balance"], m["credit"], m["acc_profit"] = u.balance, u.credit, u.acc_profit
+                m["commission_daily"], m["commission_monthly"] = u.commission_daily, u.commission_monthly
                 if self._body is not None:
                     self._account_changed(before)
-        if u.position.get("trade_symbol") or u.deal.get("trade_symbol"):
-            for record in (u.position, *u.positions):
-                if not self._apply_position(record):
+        position_at, deal_at = u.position_at, u.deal_at
+        positions: Iterable[Position]
+        deals: Iterable[Deal]
+        if position_at is not None and deal_at is not None:  # as read: the models straight from the bytes
+            position, deal = Position.from_buffer(*position_at), Deal.from_buffer(*deal_at)
+            touched: object = position.symbol or deal.symbol
+            positions = itertools.chain((position,), map(Position.from_record, u.positions)) if u.positions \
+                else (position,)
+            deals = itertools.chain((deal,), map(Deal.from_record, u.deals)) if u.deals else (deal,)
+        else:
+            touched = u.position.get("trade_symbol") or u.deal.get("trade_symbol")
+            positions = map(Position.from_record, (u.position, *u.positions))
+            deals = (Deal.from_record(r) for r in (u.deal, *u.deals) if r.get("deal"))
+        if touched:
+            for pos in positions:
+                if not self._apply_position(pos):
                     return  # an unknown position closed: skip the rest of this record (SPEC §8.9)
-        for record in (u.deal, *u.deals):
-            self._apply_deal_record(record, u.transaction_type)
+        for deal in deals:
+            if deal.ticket:  # ticket 0: no deal
+                self._apply_deal_record(deal, u.transaction_type)
 
-    def _apply_position(self, record: Mapping[str, Any]) -> bool:
-        pos = Position.from_wire(record)
+    def _apply_position(self, pos: Position) -> bool:
         ticket = pos.ticket
         if not ticket:
             ticket = next((t for t, p in self._positions.items() if p.symbol == pos.symbol), 0)
@@ -347,23 +385,23 @@ class StateMirror:
             if pos.volume_wire <= 0:
                 return False
             self._positions[pos.ticket] = pos
-            self._transaction(_T.POSITION, position=pos)
+            if self._listening(TradeTransaction):
+                self._emit_transaction(_POSITION_CHANGED, position=pos)
             return True
         if pos.volume_wire > 0:
             if existing != pos:
                 if ticket != pos.ticket:
                     del self._positions[ticket]
                 self._positions[pos.ticket] = pos
-                self._transaction(_T.POSITION, position=pos)
+                if self._listening(TradeTransaction):
+                    self._emit_transaction(_POSITION_CHANGED, position=pos)
         else:
             del self._positions[ticket]
-            self._transaction(_T.POSITION, position=pos)
+            if self._listening(TradeTransaction):
+                self._emit_transaction(_POSITION_CHANGED, position=pos)
         return True
 
-    def _apply_deal_record(self, record: Mapping[str, Any], transaction_type: int) -> None:
-        if not record.get("deal"):
-            return
-        deal = Deal.from_wire(record)
+    def _apply_deal_record(self, deal: Deal, transaction_type: int) -> None:
         if transaction_type == 0:
             if deal.ticket in self._deals:
                 return  # duplicate
@@ -377,9 +415,27 @@ class StateMirror:
                 if mark.frozen is None:
                     mark.frozen = self.known_deals(mark)
             del self._deals[deal.ticket]
-            self._transaction(_T.DEAL_DELETE, deal=deal)
+            if self._listening(TradeTransaction):
+                self._emit_transaction(_T.DEAL_DELETE, deal=deal)
             return
         else:
             return
         self._deals[deal.ticket] = deal
-        self._transaction(_DEAL_KIND[transaction_type], deal=deal)
+        if self._listening(TradeTransaction):
+            self._emit_transaction(_DEAL_KIND[transaction_type], deal=deal)
+
+
+def _account_settings(body: AccountBody) -> tuple[Any, ...]:
+    """The values :class:`AccountInfo` takes from an account body besides the money, in the order
+    :meth:`StateMirror._account_info` reads them."""
+    main = body.main
+    rights = int(main["rights"])
+    return (
+        int(main["account_type"]), str(main["account_name"]), str(main["server_name"]), str(main["company"]),
+        str(main["account_currency"]), int(main["currency_digits"]) or 2, int(main["margin_leverage"]),
+        float(main["margin_so_call"]), float(main["margin_so_so"]), int(main["margin_so_mode"]),
+        int(main["margin_mode"]), int(main["margin_free_mode"]), rights, not rights & (4 | 8 | 512),
+        int(main["server_build"]), int(main["timezone_shift"]) + 3600 * int(main["daylightmode"]),
+        body.symbols_count, int(main["otp_status"]), bool(main["margin_free_profit_mode"]),
+        int(main["margin_mode"]) == 2,
+    )

@@ -16,9 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
+from operator import itemgetter
 from typing import Any, NewType
 
+from pymt5_core._construct import positional_constructor
+from pymt5_core.errors import ProtocolError
 from pymt5_core.wire.codec import LOTS_SCALE
+from pymt5_core.wire.layouts import LAYOUTS
 
 __all__ = [
     "AccountInfo",
@@ -48,7 +52,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def ms_to_datetime(ms: int) -> datetime:
     """Convert Unix milliseconds to a timezone-aware UTC datetime."""
-    return datetime.fromtimestamp(ms / 1000.0, UTC)
+    global _last_datetime
+    last = _last_datetime
+    if last[0] == ms:  # the records of one push mostly share their times
+        return last[1]
+    value = datetime.fromtimestamp(ms / 1000.0, UTC)
+    _last_datetime = ms, value  # one tuple, replaced whole: safe for threads
+    return value
+
+
+_last_datetime: tuple[int | None, datetime] = (None, _EPOCH)
 
 
 class Event:
@@ -270,20 +283,57 @@ class Position:
 
     @classmethod
     def from_wire(cls, r: Mapping[str, Any]) -> Position:
-        """Build from a decoded Position record."""
-        created = int(r["time_create"]) * 1000 + int(r["time_create_ms"])
-        updated = int(r["time_update"]) * 1000 + int(r["time_update_ms"])
-        time = ms_to_datetime(created)
-        ticket, volume = int(r["position_id"]), int(r["trade_volume"])
-        # Positional, in field order: keywords cost more than the rest of this method on the push 10 path.
-        return cls(
-            ticket, str(r["trade_symbol"]), int(r["trade_action"]), volume / LOTS_SCALE, float(r["price_open"]),
-            float(r["sl"]), float(r["tp"]), float(r["profit"]), float(r["price_close"]), float(r["storage"]),
-            time, created, int(r["expert"]), str(r["comment"]), ticket,
-            time if updated == created else ms_to_datetime(updated), updated, float(r["commission"]),
-            int(r["trade_reason"]), str(r["external_id"]), int(r["trade_order"]), int(r["digits"]),
-            float(r["contract_size"]), volume,
-        )
+        """Build from a decoded Position record (a mapping of any value types, e.g. a numpy row)."""
+        (ticket, order, create_s, update_s, symbol, type_, price_open, price_current, sl, tp, volume, profit,
+         commission, swap, magic, comment, contract_size, digits, reason, external_id, create_ms,
+         update_ms) = _POSITION_FIELDS(r)
+        return _position(int(ticket), int(order), int(create_s), int(update_s), str(symbol), int(type_),
+                         float(price_open), float(price_current), float(sl), float(tp), int(volume), float(profit),
+                         float(commission), float(swap), int(magic), str(comment), float(contract_size), int(digits),
+                         int(reason), str(external_id), int(create_ms), int(update_ms))
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> Position:
+        """Build from a Position record as the wire layer decodes it (Python values: nothing to convert)."""
+        return _position(*_POSITION_FIELDS(r))
+
+    @classmethod
+    def from_buffer(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Position:
+        """Build from a Position record at ``offset`` of wire bytes, decoding only the fields it needs.
+
+        Raises:
+            ProtocolError: the record does not fit in ``data``.
+        """
+        if not 0 <= offset <= len(data) - _POSITION_SIZE:
+            raise ProtocolError(f"Position record at offset {offset} does not fit in {len(data)} bytes")
+        return _position(*_POSITION_READ(data, offset))
+
+
+# The record fields a Position is built from, in the order its builder takes them.
+_POSITION_NAMES = (
+    "position_id", "trade_order", "time_create", "time_update", "trade_symbol", "trade_action", "price_open",
+    "price_close", "sl", "tp", "trade_volume", "profit", "commission", "storage", "expert", "comment",
+    "contract_size", "digits", "trade_reason", "external_id", "time_create_ms", "time_update_ms",
+)
+_POSITION_FIELDS = itemgetter(*_POSITION_NAMES)
+_POSITION_READ, _POSITION_SIZE = LAYOUTS["Position"].reader(_POSITION_NAMES), LAYOUTS["Position"].size
+
+
+def _position(ticket: int, order: int, create_s: int, update_s: int, symbol: str, type_: int, price_open: float,
+              price_current: float, sl: float, tp: float, volume: int, profit: float, commission: float,
+              swap: float, magic: int, comment: str, contract_size: float, digits: int, reason: int,
+              external_id: str, create_ms: int, update_ms: int) -> Position:
+    created = create_s * 1000 + create_ms
+    updated = update_s * 1000 + update_ms
+    time = ms_to_datetime(created)
+    return _new_position(
+        ticket, symbol, type_, volume / LOTS_SCALE, price_open, sl, tp, profit, price_current, swap, time, created,
+        magic, comment, ticket, time if updated == created else ms_to_datetime(updated), updated, commission,
+        reason, external_id, order, digits, contract_size, volume,
+    )
+
+
+_new_position = positional_constructor(Position)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,20 +369,60 @@ class Order:
 
     @classmethod
     def from_wire(cls, r: Mapping[str, Any]) -> Order:
-        """Build from a decoded Order record."""
-        setup = int(r["time_setup"]) * 1000 + int(r["time_setup_ms"])
-        done = int(r["time_done"]) * 1000 + int(r["time_done_ms"]) if r["time_done"] else 0
-        time_setup = ms_to_datetime(setup)
-        volume = int(r["volume_initial"])
-        # Positional, in field order: keywords cost more than the rest of this method on the push 10 path.
-        return cls(
-            int(r["trade_order"]), str(r["trade_symbol"]), int(r["order_type"]), int(r["order_state"]),
-            volume / LOTS_SCALE, int(r["volume_current"]) / LOTS_SCALE, float(r["price_order"]),
-            float(r["price_trigger"]), float(r["price_current"]), float(r["price_sl"]), float(r["price_tp"]),
-            time_setup, setup, (time_setup if done == setup else ms_to_datetime(done)) if done else None, done,
-            int(r["time_expiration"]), int(r["type_filling"]), int(r["type_time"]), int(r["type_reason"]),
-            int(r["expert"]), int(r["position_id"]), str(r["comment"]), str(r["order_id"]), int(r["digits"]), volume,
-        )
+        """Build from a decoded Order record (a mapping of any value types, e.g. a numpy row)."""
+        (ticket, symbol, type_, state, volume_initial, volume_current, price_open, price_stoplimit, price_current,
+         sl, tp, setup_s, setup_ms, done_s, done_ms, expiration, filling, type_time, reason, magic, position_id,
+         comment, external_id, digits) = _ORDER_FIELDS(r)
+        return _order(int(ticket), str(symbol), int(type_), int(state), int(volume_initial), int(volume_current),
+                      float(price_open), float(price_stoplimit), float(price_current), float(sl), float(tp),
+                      int(setup_s), int(setup_ms), int(done_s), int(done_ms), int(expiration), int(filling),
+                      int(type_time), int(reason), int(magic), int(position_id), str(comment), str(external_id),
+                      int(digits))
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> Order:
+        """Build from an Order record as the wire layer decodes it (Python values: nothing to convert)."""
+        return _order(*_ORDER_FIELDS(r))
+
+    @classmethod
+    def from_buffer(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Order:
+        """Build from an Order record at ``offset`` of wire bytes, decoding only the fields it needs.
+
+        Raises:
+            ProtocolError: the record does not fit in ``data``.
+        """
+        if not 0 <= offset <= len(data) - _ORDER_SIZE:
+            raise ProtocolError(f"Order record at offset {offset} does not fit in {len(data)} bytes")
+        return _order(*_ORDER_READ(data, offset))
+
+
+# The record fields an Order is built from, in the order its builder takes them.
+_ORDER_NAMES = (
+    "trade_order", "trade_symbol", "order_type", "order_state", "volume_initial", "volume_current", "price_order",
+    "price_trigger", "price_current", "price_sl", "price_tp", "time_setup", "time_setup_ms", "time_done",
+    "time_done_ms", "time_expiration", "type_filling", "type_time", "type_reason", "expert", "position_id",
+    "comment", "order_id", "digits",
+)
+_ORDER_FIELDS = itemgetter(*_ORDER_NAMES)
+_ORDER_READ, _ORDER_SIZE = LAYOUTS["Order"].reader(_ORDER_NAMES), LAYOUTS["Order"].size
+
+
+def _order(ticket: int, symbol: str, type_: int, state: int, volume_initial: int, volume_current: int,
+           price_open: float, price_stoplimit: float, price_current: float, sl: float, tp: float, setup_s: int,
+           setup_ms: int, done_s: int, done_ms: int, expiration: int, filling: int, type_time: int, reason: int,
+           magic: int, position_id: int, comment: str, external_id: str, digits: int) -> Order:
+    setup = setup_s * 1000 + setup_ms
+    done = done_s * 1000 + done_ms if done_s else 0
+    time_setup = ms_to_datetime(setup)
+    return _new_order(
+        ticket, symbol, type_, state, volume_initial / LOTS_SCALE, volume_current / LOTS_SCALE, price_open,
+        price_stoplimit, price_current, sl, tp, time_setup, setup,
+        (time_setup if done == setup else ms_to_datetime(done)) if done else None, done, expiration, filling,
+        type_time, reason, magic, position_id, comment, external_id, digits, volume_initial,
+    )
+
+
+_new_order = positional_constructor(Order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,15 +450,51 @@ class Deal:
 
     @classmethod
     def from_wire(cls, r: Mapping[str, Any]) -> Deal:
-        """Build from a decoded Deal record."""
-        created = int(r["time_create"]) * 1000 + int(r["time_create_ms"])
-        # Positional, in field order: keywords cost more than the rest of this method on the push 10 path.
-        return cls(
-            int(r["deal"]), int(r["trade_order"]), str(r["trade_symbol"]), int(r["trade_action"]), int(r["entry"]),
-            int(r["trade_volume"]) / LOTS_SCALE, float(r["price_open"]), float(r["profit"]), float(r["commission"]),
-            float(r["storage"]), float(r["commission_fee"]), int(r["expert"]), int(r["position_id"]),
-            str(r["comment"]), ms_to_datetime(created), created, int(r["trade_reason"]), str(r["deal_id"]),
-        )
+        """Build from a decoded Deal record (a mapping of any value types, e.g. a numpy row)."""
+        (ticket, order, symbol, type_, entry, volume, price, profit, commission, swap, fee, magic, position_id,
+         comment, create_s, create_ms, reason, external_id) = _DEAL_FIELDS(r)
+        return _deal(int(ticket), int(order), str(symbol), int(type_), int(entry), int(volume), float(price),
+                     float(profit), float(commission), float(swap), float(fee), int(magic), int(position_id),
+                     str(comment), int(create_s), int(create_ms), int(reason), str(external_id))
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> Deal:
+        """Build from a Deal record as the wire layer decodes it (Python values: nothing to convert)."""
+        return _deal(*_DEAL_FIELDS(r))
+
+    @classmethod
+    def from_buffer(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Deal:
+        """Build from a Deal record at ``offset`` of wire bytes, decoding only the fields it needs.
+
+        Raises:
+            ProtocolError: the record does not fit in ``data``.
+        """
+        if not 0 <= offset <= len(data) - _DEAL_SIZE:
+            raise ProtocolError(f"Deal record at offset {offset} does not fit in {len(data)} bytes")
+        return _deal(*_DEAL_READ(data, offset))
+
+
+# The record fields a Deal is built from, in the order its builder takes them.
+_DEAL_NAMES = (
+    "deal", "trade_order", "trade_symbol", "trade_action", "entry", "trade_volume", "price_open", "profit",
+    "commission", "storage", "commission_fee", "expert", "position_id", "comment", "time_create", "time_create_ms",
+    "trade_reason", "deal_id",
+)
+_DEAL_FIELDS = itemgetter(*_DEAL_NAMES)
+_DEAL_READ, _DEAL_SIZE = LAYOUTS["Deal"].reader(_DEAL_NAMES), LAYOUTS["Deal"].size
+
+
+def _deal(ticket: int, order: int, symbol: str, type_: int, entry: int, volume: int, price: float, profit: float,
+          commission: float, swap: float, fee: float, magic: int, position_id: int, comment: str, create_s: int,
+          create_ms: int, reason: int, external_id: str) -> Deal:
+    created = create_s * 1000 + create_ms
+    return _new_deal(
+        ticket, order, symbol, type_, entry, volume / LOTS_SCALE, price, profit, commission, swap, fee, magic,
+        position_id, comment, ms_to_datetime(created), created, reason, external_id,
+    )
+
+
+_new_deal = positional_constructor(Deal)
 
 
 # --- trade requests ---------------------------------------------------------------------------------

@@ -53,12 +53,26 @@ _I32_MAX, _U32_MAX, _F64_MAX, _U64_MAX = 2**31 - 1, 2**32 - 1, 1.797693134862315
 _I32_FIELDS = frozenset({"spread_diff", "spread_diff_balance", "trade_stops_level", "trade_freeze_level",
                          "swap_rollover3days"})
 _U64_FIELDS = frozenset({"trade_instant_volume", "volume_min", "volume_max", "volume_step", "volume_limit"})
-_TYPE_FLAG = {0: OrderFlags.MARKET, 1: OrderFlags.MARKET, 2: OrderFlags.LIMIT, 3: OrderFlags.LIMIT,
-              4: OrderFlags.STOP, 5: OrderFlags.STOP, 6: OrderFlags.STOP_LIMIT, 7: OrderFlags.STOP_LIMIT}
+# The flag values as plain ints: ``&`` of an int and an IntFlag member makes a new flag object, a slow step.
+_TYPE_FLAG = {0: int(OrderFlags.MARKET), 1: int(OrderFlags.MARKET), 2: int(OrderFlags.LIMIT), 3: int(OrderFlags.LIMIT),
+              4: int(OrderFlags.STOP), 5: int(OrderFlags.STOP), 6: int(OrderFlags.STOP_LIMIT),
+              7: int(OrderFlags.STOP_LIMIT)}
+_SL_FLAG, _TP_FLAG, _CLOSE_BY_FLAG = int(OrderFlags.SL), int(OrderFlags.TP), int(OrderFlags.CLOSE_BY)
 _FILL_FLAG = {OrderFilling.FOK: 1, OrderFilling.IOC: 2, OrderFilling.BOC: 4}
 _PER_LOT_MARGIN = frozenset({CalcMode.FUTURES, CalcMode.EXCH_FUTURES, CalcMode.EXCH_FUTURES_FORTS})
 _VALUED_AT_LAST = frozenset({32, 35, 37, 38, 39})
 _MAX_PRICE = 1e9
+# The members every market order compares against, looked up once: a member lookup on an enum class (whose
+# metaclass has __getattr__) costs as much as the check it serves.
+_FULL, _DISABLED = TradeMode.FULL, TradeMode.DISABLED
+_BUY, _SELL = OrderType.BUY, OrderType.SELL
+_INSTANT_EXECUTION, _REQUEST_EXECUTION, _EXCHANGE_EXECUTION = ExecMode.INSTANT, ExecMode.REQUEST, ExecMode.EXCHANGE
+_INSTANT, _REQUEST, _PRICE, _MARKET, _EXCHANGE = (TradeAction.INSTANT, TradeAction.REQUEST, TradeAction.PRICE,
+                                                  TradeAction.MARKET, TradeAction.EXCHANGE)
+_FOK, _IOC, _RETURN = OrderFilling.FOK, OrderFilling.IOC, OrderFilling.RETURN
+_IOC_FLAG, _FOK_FLAG = _FILL_FLAG[_IOC], _FILL_FLAG[_FOK]
+_OPEN_FLAGS = TradeFlags.OPEN
+_DEAL = RequestAction.DEAL
 #: ``type_flags`` of requests that close positions (SPEC §7.15).
 _CLOSING_FLAGS = TradeFlags.CLOSE | TradeFlags.OPEN
 
@@ -212,16 +226,24 @@ def _check_volume(volume: float, sym: SymbolInfo, *, closing: bool = False) -> i
     if not math.isfinite(volume) or volume <= 0:
         raise _reject(Retcode.INVALID_VOLUME, f"volume {volume} must be positive")
     wire = lots_to_wire(volume)
-    lo, hi, step = (lots_to_wire(v) for v in (sym.volume_min, sym.volume_max, sym.volume_step))
+    lo, hi, step = _wire_volumes(sym.volume_min, sym.volume_max, sym.volume_step)
     if (not closing and wire < lo) or (hi and wire > hi) or (step and wire % step):
         raise _reject(Retcode.INVALID_VOLUME,
                       f"volume {volume} outside {sym.volume_min:g}..{sym.volume_max:g} step {sym.volume_step:g}")
     return wire
 
 
+@lru_cache(maxsize=256)
+def _wire_volumes(*lots: float) -> tuple[int, ...]:
+    """A symbol's volume limits on the wire: the same few per symbol, every order."""
+    return tuple(map(lots_to_wire, lots))
+
+
 def _check_direction(sym: SymbolInfo, buy: bool) -> None:
     mode = sym.trade_mode
-    if mode == TradeMode.DISABLED:
+    if mode == _FULL:
+        return
+    if mode == _DISABLED:
         raise _reject(Retcode.TRADE_DISABLED, f"trading is disabled for {sym.name}")
     if mode == TradeMode.CLOSE_ONLY:
         raise _reject(Retcode.CLOSE_ONLY, f"{sym.name}: only closing is allowed")
@@ -235,7 +257,7 @@ def _check_type_allowed(sym: SymbolInfo, order_type: int, sl: float, tp: float) 
     flag = _TYPE_FLAG.get(order_type)
     if flag is None or not sym.order_flags & flag:
         raise _reject(Retcode.INVALID_ORDER, f"order type {order_type} is not allowed for {sym.name}")
-    if (sl and not sym.order_flags & OrderFlags.SL) or (tp and not sym.order_flags & OrderFlags.TP):
+    if (sl and not sym.order_flags & _SL_FLAG) or (tp and not sym.order_flags & _TP_FLAG):
         raise _reject(Retcode.INVALID_ORDER, f"stop loss / take profit not allowed for {sym.name}")
 
 
@@ -244,6 +266,8 @@ def _points(distance: float, sym: SymbolInfo) -> int:
 
 
 def _check_stops(sym: SymbolInfo, buy: bool, reference: float, sl: float, tp: float) -> None:
+    if not sl and not tp:  # no stops (zeros pass every check below)
+        return
     _check_price(sl, sym, Retcode.INVALID_STOPS, "stop loss")
     _check_price(tp, sym, Retcode.INVALID_STOPS, "take profit")
     if not reference:
@@ -299,11 +323,11 @@ def _market_filling(sym: SymbolInfo, requested: int | None) -> int:
     if requested is not None:
         _check_filling(sym, requested, market=True)
         return requested
-    if sym.filling_flags & _FILL_FLAG[OrderFilling.IOC]:
-        return OrderFilling.IOC
-    if sym.filling_flags & _FILL_FLAG[OrderFilling.FOK]:
-        return OrderFilling.FOK
-    return OrderFilling.RETURN
+    if sym.filling_flags & _IOC_FLAG:
+        return _IOC
+    if sym.filling_flags & _FOK_FLAG:
+        return _FOK
+    return _RETURN
 
 
 def _execution(sym: SymbolInfo, volume_wire: int, quoted: float, requested_filling: int | None) -> tuple[int, float,
@@ -312,16 +336,16 @@ def _execution(sym: SymbolInfo, volume_wire: int, quoted: float, requested_filli
     mode = sym.exec_mode
     if requested_filling is not None:
         _check_filling(sym, requested_filling, market=True)
-    if mode == ExecMode.INSTANT:
+    if mode == _INSTANT_EXECUTION:
         limit = lots_to_wire(sym.instant_volume)
         if not limit or volume_wire <= limit:
-            return TradeAction.INSTANT, quoted, OrderFilling.FOK
-        return TradeAction.REQUEST, quoted, OrderFilling.FOK
-    if mode == ExecMode.REQUEST:
-        return (TradeAction.REQUEST if quoted else TradeAction.PRICE), quoted, OrderFilling.FOK
-    if mode == ExecMode.EXCHANGE:
-        return TradeAction.EXCHANGE, 0.0, _market_filling(sym, requested_filling)
-    return TradeAction.MARKET, 0.0, _market_filling(sym, requested_filling)
+            return _INSTANT, quoted, _FOK
+        return _REQUEST, quoted, _FOK
+    if mode == _REQUEST_EXECUTION:
+        return (_REQUEST if quoted else _PRICE), quoted, _FOK
+    if mode == _EXCHANGE_EXECUTION:
+        return _EXCHANGE, 0.0, _market_filling(sym, requested_filling)
+    return _MARKET, 0.0, _market_filling(sym, requested_filling)
 
 
 def _check_account(ctx: TradeContext) -> None:
@@ -354,13 +378,15 @@ def build_trade_fields(request: TradeRequest, sym: SymbolInfo, ctx: TradeContext
     if request.deviation < 0 or request.deviation > _I32_MAX:
         raise _reject(Retcode.TRADE_DISABLED, f"deviation {request.deviation} is out of range")
     _check_account(ctx)
-    try:
-        action = RequestAction(request.action)
-    except ValueError:
-        raise InvalidRequest(f"unknown trade action {request.action!r}", retcode=Retcode.INVALID) from None
+    action = request.action
+    if action.__class__ is not RequestAction:
+        try:
+            action = RequestAction(action)
+        except ValueError:
+            raise InvalidRequest(f"unknown trade action {request.action!r}", retcode=Retcode.INVALID) from None
     base: dict[str, Any] = {"trade_symbol": sym.name, "digits": sym.digits, "type_reason": 0,
                             "comment": request.comment[:31]}
-    if action is RequestAction.DEAL:
+    if action is _DEAL:
         fields = _close(request, sym, ctx) if request.position else _open(request, sym, ctx)
     elif action is RequestAction.PENDING:
         fields = _pending(request, sym, ctx)
@@ -372,13 +398,14 @@ def build_trade_fields(request: TradeRequest, sym: SymbolInfo, ctx: TradeContext
         fields = _remove(request, ctx)
     else:
         fields = _close_by(request, sym, ctx)
-    return {**base, **fields}
+    base.update(fields)
+    return base
 
 
 def _open(r: TradeRequest, sym: SymbolInfo, ctx: TradeContext) -> dict[str, Any]:
-    if r.type not in (OrderType.BUY, OrderType.SELL):
+    if r.type not in (_BUY, _SELL):
         raise _reject(Retcode.INVALID, f"a market deal needs type BUY or SELL, not {r.type}")
-    buy = r.type == OrderType.BUY
+    buy = r.type == _BUY
     _check_type_allowed(sym, r.type, r.sl, r.tp)
     _check_direction(sym, buy)
     volume = _check_volume(r.volume, sym)
@@ -392,9 +419,11 @@ def _open(r: TradeRequest, sym: SymbolInfo, ctx: TradeContext) -> dict[str, Any]
     action, price, filling = _execution(sym, volume, quoted, r.type_filling)
     return {
         "trade_action": action, "trade_type": r.type, "trade_volume": volume,
-        "price_order": _normalize_price(price, sym), "price_sl": _normalize_price(r.sl, sym),
-        "price_tp": _normalize_price(r.tp, sym), "type_filling": filling, "type_flags": TradeFlags.OPEN,
-        "price_deviation": r.deviation if action == TradeAction.INSTANT else 0,
+        # A market order usually has no price of its own and no stops: 0.0 without a call.
+        "price_order": _normalize_price(price, sym) if price else 0.0,
+        "price_sl": _normalize_price(r.sl, sym) if r.sl else 0.0,
+        "price_tp": _normalize_price(r.tp, sym) if r.tp else 0.0, "type_filling": filling, "type_flags": _OPEN_FLAGS,
+        "price_deviation": r.deviation if action == _INSTANT else 0,
     }
 
 
@@ -411,27 +440,27 @@ def _close(r: TradeRequest, sym: SymbolInfo, ctx: TradeContext) -> dict[str, Any
     pos = _position(ctx, r.position)
     if pos.symbol != sym.name:
         raise _reject(Retcode.INVALID, f"position {pos.ticket} is on {pos.symbol}, not {sym.name}")
-    closing_type = OrderType.SELL if pos.type == 0 else OrderType.BUY
+    closing_type = _SELL if pos.type == 0 else _BUY
     if r.type != closing_type:
         raise _reject(Retcode.INVALID, f"closing position {pos.ticket} needs type {closing_type.name}")
-    if sym.trade_mode == TradeMode.DISABLED:
+    if sym.trade_mode == _DISABLED:
         raise _reject(Retcode.TRADE_DISABLED, f"trading is disabled for {sym.name}")
     volume = _check_volume(r.volume or pos.volume, sym, closing=True)
     if volume > pos.volume_wire:
         raise _reject(Retcode.INVALID_VOLUME, f"cannot close {r.volume} of {pos.volume} lots")
     quote = ctx.quote
     current = quote.bid if pos.type == 0 else quote.ask
-    if sym.exec_mode in (ExecMode.INSTANT, ExecMode.REQUEST) and not current:
+    if sym.exec_mode in (_INSTANT_EXECUTION, _REQUEST_EXECUTION) and not current:
         raise _reject(Retcode.PRICE_OFF, f"no quotes for {sym.name}")
     quoted = r.price or current or pos.price_current
     action, price, filling = _execution(sym, volume, quoted, r.type_filling)
-    if action not in (TradeAction.INSTANT, TradeAction.REQUEST, TradeAction.PRICE):
+    if action not in (_INSTANT, _REQUEST, _PRICE):
         price = current or pos.price_current
-        filling = OrderFilling.RETURN if action == TradeAction.EXCHANGE and r.type_filling is None else filling
+        filling = _RETURN if action == _EXCHANGE and r.type_filling is None else filling
     return {
         "trade_action": action, "trade_type": closing_type, "trade_volume": volume,
         "price_order": _normalize_price(price, sym), "type_filling": filling, "type_flags": _CLOSING_FLAGS,
-        "trade_position": pos.ticket, "price_deviation": r.deviation if action == TradeAction.INSTANT else 0,
+        "trade_position": pos.ticket, "price_deviation": r.deviation if action == _INSTANT else 0,
     }
 
 
@@ -468,7 +497,7 @@ def _sltp(r: TradeRequest, sym: SymbolInfo, ctx: TradeContext) -> dict[str, Any]
     sl, tp = _normalize_price(r.sl, sym), _normalize_price(r.tp, sym)
     if math.isclose(sl, pos.sl, abs_tol=sym.point / 2) and math.isclose(tp, pos.tp, abs_tol=sym.point / 2):
         raise _reject(Retcode.NO_CHANGES, f"position {pos.ticket} already has these stops")
-    if (r.sl and not sym.order_flags & OrderFlags.SL) or (r.tp and not sym.order_flags & OrderFlags.TP):
+    if (r.sl and not sym.order_flags & _SL_FLAG) or (r.tp and not sym.order_flags & _TP_FLAG):
         raise _reject(Retcode.INVALID_ORDER, f"stop loss / take profit not allowed for {sym.name}")
     buy = pos.type == 0
     _check_stops(sym, buy, ctx.quote.bid if buy else ctx.quote.ask, r.sl, r.tp)
@@ -523,7 +552,7 @@ def _remove(r: TradeRequest, ctx: TradeContext) -> dict[str, Any]:
 
 def _close_by(r: TradeRequest, sym: SymbolInfo, ctx: TradeContext) -> dict[str, Any]:
     first, other = _position(ctx, r.position), _position(ctx, r.position_by)
-    if not ctx.account.hedging or not sym.order_flags & OrderFlags.CLOSE_BY:
+    if not ctx.account.hedging or not sym.order_flags & _CLOSE_BY_FLAG:
         raise _reject(Retcode.INVALID_ORDER, "close-by needs a hedging account and a symbol that allows it")
     if first.symbol != other.symbol or first.type == other.type or first.symbol != sym.name:
         raise _reject(Retcode.INVALID, "close-by needs two opposite positions of the same symbol")

@@ -238,18 +238,35 @@ def normalize(value: float, digits: int) -> float:
 
     ``floor(v * 10^d + 0.5000001) / 10^d`` for v >= 0 and the mirror image for v < 0, d clamped to 0..8.
     """
-    d = min(max(int(digits), 0), 8)
-    scale = 10.0**d
+    scale = _SCALES[digits] if type(digits) is int and 0 <= digits <= 8 else 10.0 ** min(max(int(digits), 0), 8)
     if value >= 0:
         return math.floor(value * scale + 0.5000001) / scale
     return math.ceil(value * scale - 0.5000001) / scale
 
 
+_SCALES = tuple(10.0**d for d in range(9))  # 10^d for the digits normalize() clamps to
+
+
 def lots_to_wire(lots: float) -> int:
-    """Convert lots to the wire integer (lots x 1e8) the way the official client formats them."""
+    """Convert lots to the wire integer (lots x 1e8) the way the official client formats them.
+
+    That is ``lots`` written with 8 decimals, correctly rounded, without the point: the integer nearest to
+    the exact value of ``lots`` x 1e8 (ties to even).
+    """
+    if lots.__class__ is float and -_FAST_LOTS < lots < _FAST_LOTS:
+        # The product is the exact value rounded to a double, and that rounding keeps order. Integers and
+        # halves are doubles at this size, so unless the product is a half, its nearest integer is the
+        # exact value's: no formatting needed.
+        scaled = lots * 1e8
+        nearest = round(scaled)
+        if scaled - nearest not in (0.5, -0.5):
+            return nearest
     if not math.isfinite(lots):
         raise EncodeError(f"volume {lots!r} is not a finite number")
     return int(f"{lots:.8f}".replace(".", ""))
+
+
+_FAST_LOTS = 1e7  # lots x 1e8 < 2**52: every integer and half is a double
 
 
 def wire_to_lots(value: int) -> float:

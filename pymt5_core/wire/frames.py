@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from pymt5_core._construct import positional_constructor
 from pymt5_core.errors import EncodeError, ProtocolError
 from pymt5_core.wire.enums import Command
 
@@ -41,8 +42,12 @@ _REQ_PREFIX = struct.Struct("<BBH")
 _RESP_PREFIX = struct.Struct("<HHB")
 #: Bytes of a decrypted response before its body: random u16, command u16, code u8.
 RESPONSE_PREFIX_SIZE = _RESP_PREFIX.size
-_ZERO_IV = bytes(16)
+_ZERO_IV = _ZERO_BLOCK = bytes(16)
+#: The PKCS#7 padding of ``n`` bytes, by ``n``.
+_PADDING = tuple(bytes((n,)) * n for n in range(17))
 _SMALL_FRAME = 4096
+_SMALL_BODY_AT = 16 + _RESP_PREFIX.size  # where a small frame's body starts in what _decrypt_small returns
+_ENTROPY_BLOCK = 256
 
 #: The initial key as the official client stores it (SPEC §2.4).
 INITIAL_KEY_OBFUSCATED = "13ef13b2b76dd8:5795gdcfb2fdc1ge85bf768f54773d22fff996e3ge75g5:75"
@@ -66,14 +71,14 @@ class FrameCipher:
     """AES-CBC with a zero IV and PKCS#7 padding; every message is encrypted independently.
 
     Creating a cipher context costs more than encrypting a small message, so one CBC context per direction
-    is kept for :meth:`encrypt` and for decrypting frames up to 4 KiB (large frames and :meth:`encrypt_message`
-    take a new context, whose cost is small against theirs). A kept context chains on from the last ciphertext block it
-    saw; XOR-ing that block into a message's first block cancels the chaining, so every message comes out
-    exactly as under a new context with the zero IV. The contexts carry state: one cipher serves one
-    connection, from one thread.
+    is kept for messages up to 4 KiB (larger ones take a new context, whose cost is small against theirs).
+    A kept context chains on from the last ciphertext block it saw. Encrypting, XOR-ing that block into a
+    message's first block cancels the chaining; decrypting, a zero block fed first makes it the zero IV
+    (its own plaintext is dropped). Either way every message comes out exactly as under a new context with
+    the zero IV. The contexts carry state: one cipher serves one connection, from one thread.
     """
 
-    __slots__ = ("_algorithm", "_decrypt_chain", "_decryptor", "_encrypt_chain", "_encryptor", "key_size")
+    __slots__ = ("_algorithm", "_decryptor", "_encrypt_chain", "_encryptor", "key_size")
 
     def __init__(self, key: bytes) -> None:
         if len(key) not in (16, 24, 32):
@@ -81,7 +86,7 @@ class FrameCipher:
         self._algorithm = algorithms.AES(bytes(key))
         self._encryptor = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).encryptor()
         self._decryptor = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).decryptor()
-        self._encrypt_chain = self._decrypt_chain = 0  # the last ciphertext block each context saw, as an int
+        self._encrypt_chain = 0  # the last ciphertext block the encrypting context saw, as an int
         self.key_size = len(key)
 
     def __repr__(self) -> str:
@@ -89,9 +94,12 @@ class FrameCipher:
 
     def encrypt(self, plaintext: bytes | bytearray | memoryview) -> bytes:
         """Pad with PKCS#7 and encrypt."""
-        pad = 16 - len(plaintext) % 16
         data = bytearray(plaintext)
-        data += bytes((pad,)) * pad
+        data += _PADDING[16 - len(data) % 16]
+        return self._encrypt_kept(data)
+
+    def _encrypt_kept(self, data: bytearray) -> bytes:
+        """Encrypt padded ``data`` on the kept context (see the class docstring); ``data`` is changed."""
         data[:16] = (int.from_bytes(data[:16], "little") ^ self._encrypt_chain).to_bytes(16, "little")
         out = self._encryptor.update(data)
         self._encrypt_chain = int.from_bytes(out[-16:], "little")
@@ -99,6 +107,14 @@ class FrameCipher:
 
     def encrypt_message(self, *parts: bytes | bytearray | memoryview) -> bytes:
         """Pad, encrypt and prefix the outer header: ``pack_message(encrypt(b"".join(parts)))`` without joining."""
+        n = sum(map(len, parts))
+        if n < _SMALL_FRAME:
+            data = bytearray()
+            for chunk in parts:
+                data += chunk
+            data += _PADDING[16 - n % 16]
+            ciphertext = self._encrypt_kept(data)
+            return _HEADER.pack(len(ciphertext), 1) + ciphertext
         out = self._encrypt_into(parts, HEADER_SIZE)
         _HEADER.pack_into(out, 0, len(out) - HEADER_SIZE, 1)
         return bytes(out)
@@ -122,8 +138,6 @@ class FrameCipher:
         Raises:
             ProtocolError: the length is not a positive multiple of 16 or the padding is invalid.
         """
-        if 0 < len(ciphertext) <= _SMALL_FRAME and not len(ciphertext) % 16:
-            return self._decrypt_small(ciphertext)
         return bytes(self.decrypt_view(ciphertext))
 
     def decrypt_view(self, ciphertext: bytes | bytearray | memoryview) -> memoryview:
@@ -136,7 +150,8 @@ class FrameCipher:
         if n == 0 or n % 16:
             raise ProtocolError(f"ciphertext of {n} bytes is not a positive multiple of 16")
         if n <= _SMALL_FRAME:
-            return memoryview(self._decrypt_small(ciphertext))
+            small, end = self._decrypt_small(ciphertext)
+            return memoryview(small)[16:end]
         dec = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).decryptor()
         # Decrypt straight into one buffer (update_into wants one spare block): about half the time of
         # update() + slicing on large frames. numpy leaves it unzeroed and backs large ones with huge pages.
@@ -148,14 +163,13 @@ class FrameCipher:
             raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
         return plain[:-pad]
 
-    def _decrypt_small(self, ciphertext: bytes | bytearray | memoryview) -> bytes:
-        plain = self._decryptor.update(ciphertext)  # on the kept context: see the class docstring
-        chain, self._decrypt_chain = self._decrypt_chain, int.from_bytes(ciphertext[-16:], "little")
-        plain = (int.from_bytes(plain[:16], "little") ^ chain).to_bytes(16, "little") + plain[16:]
+    def _decrypt_small(self, ciphertext: bytes | bytearray | memoryview) -> tuple[bytes, int]:
+        """The plaintext of a small frame, which starts after 16 bytes to skip, and where it ends (the padding)."""
+        plain = self._decryptor.update(_ZERO_BLOCK + ciphertext)  # on the kept context: see the class docstring
         pad = plain[-1]
-        if not 1 <= pad <= 16 or plain[-pad:] != bytes([pad]) * pad:
+        if not 1 <= pad <= 16 or not plain.endswith(_PADDING[pad]):
             raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
-        return plain[:-pad]
+        return plain, len(plain) - pad
 
 
 def pack_message(ciphertext: bytes) -> bytes:
@@ -246,16 +260,14 @@ class ResponseFrame:
         return f"ResponseFrame({_command_name(self.command)}, code={self.code}, {len(self.body)} B)"
 
 
+_new_response = positional_constructor(ResponseFrame)
+
+
 def _command_name(command: int) -> str:
     try:
         return str(Command(command))
     except ValueError:
         return str(command)
-
-
-def _random_prefix() -> tuple[int, int]:
-    a, b = os.urandom(2)
-    return a % 255, b % 255
 
 
 @dataclass
@@ -269,6 +281,7 @@ class ClientConnection:
     token: bytes = bytes(TOKEN_SIZE)
     _cipher: FrameCipher = field(default_factory=lambda: FrameCipher(INITIAL_KEY), repr=False)
     ready: bool = False
+    _entropy: bytearray = field(default_factory=bytearray, repr=False, compare=False)
 
     def bootstrap(self, random: tuple[int, int] | None = None) -> bytes:
         """The first message of the connection: command 0 with the stored token."""
@@ -284,8 +297,21 @@ class ClientConnection:
         """
         if not self.ready and not _bootstrap:
             raise ProtocolError("connection not ready: the bootstrap exchange has not completed")
-        inner = RequestFrame(int(command), bytes(payload), random or _random_prefix()).encode()
-        return self._cipher.encrypt_message(inner)
+        command = int(command)
+        if not 0 <= command <= 0xFFFF:
+            raise EncodeError(f"command id {command} is not a u16")
+        r0, r1 = random or self._random_prefix()
+        return self._cipher.encrypt_message(_REQ_PREFIX.pack(r0, r1, command), bytes(payload))
+
+    def _random_prefix(self) -> tuple[int, int]:
+        """The request's two random bytes, each in 0..254 (SPEC §2.5).
+
+        They come from ``os.urandom`` a block at a time: a system call costs more than encoding a request.
+        """
+        entropy = self._entropy
+        if len(entropy) < 2:
+            entropy += os.urandom(_ENTROPY_BLOCK)
+        return entropy.pop() % 255, entropy.pop() % 255
 
     def receive(self, message: bytes | bytearray | memoryview) -> ResponseFrame:
         """Decrypt and parse one server message; a bootstrap answer installs the new key.
@@ -293,8 +319,16 @@ class ClientConnection:
         Raises:
             ProtocolError: undecryptable, malformed, a failed bootstrap, or a key of a bad length.
         """
-        frame = ResponseFrame.decode(self._cipher.decrypt_view(unpack_message(message)))
-        if frame.command == Command.BOOTSTRAP and not self.ready:
+        n = len(message) - HEADER_SIZE
+        if 0 < n <= _SMALL_FRAME and not n % 16:  # most frames: read straight from the decrypted bytes
+            plain, end = self._cipher._decrypt_small(memoryview(message)[HEADER_SIZE:])
+            if end < _SMALL_BODY_AT:
+                raise ProtocolError(f"response frame of {end - 16} bytes is shorter than its prefix")
+            reserved, command, code = _RESP_PREFIX.unpack_from(plain, 16)
+            frame = _new_response(command, code, plain[_SMALL_BODY_AT:end], reserved)
+        else:
+            frame = ResponseFrame.decode(self._cipher.decrypt_view(unpack_message(message)))
+        if not self.ready and frame.command == Command.BOOTSTRAP:
             self._install(frame)
         return frame
 

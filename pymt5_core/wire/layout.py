@@ -2,7 +2,10 @@
 
 A :class:`Layout` is built from a list of :class:`~pymt5_core.wire.codec.Field`; offsets and the size are
 derived. It compiles one :class:`struct.Struct` for single records and one numpy dtype for arrays of
-records, so a whole body of bars or ticks decodes in a single ``numpy.frombuffer`` call.
+records, so a whole body of bars or ticks decodes in a single ``numpy.frombuffer`` call. Single whole
+records are read by readers compiled on first use from the same field list (:meth:`Layout.reader`): one
+``unpack_from`` that skips the fields not wanted, the text and FILETIME conversions inline, nothing looked
+up per field.
 """
 
 from __future__ import annotations
@@ -32,10 +35,6 @@ from pymt5_core.wire.codec import (
 __all__ = ["Layout"]
 
 _TEXT = (FieldType.STR16, FieldType.STR8)
-#: What turns the struct value of a text or FILETIME field into its Python value.
-_DECODERS: dict[FieldType, Callable[[Any], Any]] = {
-    FieldType.STR16: decode_str16, FieldType.STR8: decode_str8, FieldType.TIME: filetime_to_unix_ms,
-}
 
 
 class Layout:
@@ -49,8 +48,10 @@ class Layout:
     __slots__ = (
         "_converters",
         "_decoded_dtype",
-        "_decoders",
+        "_pack_dict",
         "_post",
+        "_read_dict",
+        "_readers",
         "_struct",
         "dtype",
         "fields",
@@ -74,17 +75,15 @@ class Layout:
             pos += f.size
         self.offsets: tuple[int, ...] = tuple(offsets)
         self.size: int = pos
-        fmt = "<" + "".join(
-            (f"{f.size}{f.type.struct_code}" if f.type.fixed_size is None else f.type.struct_code)
-            for f in self.spec
-        )
-        self._struct = struct.Struct(fmt)
+        self._struct = struct.Struct("<" + "".join(map(_struct_code, self.spec)))
         self._converters = tuple(_converter(f) for f in self.spec)
         # Fields whose struct value needs a conversion after unpacking.
         self._post: tuple[tuple[int, FieldType], ...] = tuple(
             (i, f.type) for i, f in enumerate(self.spec) if f.type in (*_TEXT, FieldType.TIME)
         )
-        self._decoders: tuple[tuple[int, Callable[[Any], Any]], ...] = tuple((i, _DECODERS[t]) for i, t in self._post)
+        self._pack_dict: Callable[[Mapping[str, Any]], bytes] | None = None  # compiled on first use
+        self._readers: dict[tuple[str, ...] | None, Callable[[Any, int], tuple[Any, ...]]] = {}  # see reader()
+        self._read_dict: Callable[[Any, int], dict[str, Any]] | None = None
         self.dtype: np.dtype[Any] = np.dtype(
             {
                 "names": list(self.fields),
@@ -125,6 +124,45 @@ class Layout:
 
     def pack_dict(self, values: Mapping[str, Any]) -> bytes:
         """Encode one record from a mapping of field name to value; missing fields are zero."""
+        pack = self._pack_dict
+        if pack is None:
+            pack = self._pack_dict = self._compile_packer()
+        try:
+            return pack(values)
+        except Exception:  # the checks below, in field order, raise the error to report
+            return self._pack_dict_in_order(values)
+
+    def _compile_packer(self) -> Callable[[Mapping[str, Any]], bytes]:
+        """Generate ``pack_dict`` for this field list: each value fetched and, when it is of the plain type
+        (an int in range, a float, a str), taken as it is; anything else goes through its converter, which
+        writes None as zero and raises for what does not fit."""
+        lines = ["def pack_dict(values):", "    if not values.keys() <= NAMES:",
+                 "        raise KeyError('unknown field')", "    get = values.get"]
+        for i, f in enumerate(self.spec):
+            local, name = f"a{i}", repr(f.name)
+            if f.type in INTEGER_TYPES:
+                lo, hi = _INT_RANGES[f.type]
+                lines += [f"    {local} = get({name}, 0)",  # an int enum member in range is taken as it is too
+                          f"    if ({local}.__class__ is not int and ({local}.__class__ is bool"
+                          f" or not isinstance({local}, int))) or not {lo} <= {local} <= {hi}:",
+                          f"        {local} = convert[{i}]({local})"]
+            elif f.type is FieldType.F64:
+                lines += [f"    {local} = get({name}, 0.0)",
+                          f"    if {local}.__class__ is not float:", f"        {local} = convert[{i}]({local})"]
+            elif f.type is FieldType.STR16:
+                lines += [f"    {local} = get({name})",
+                          f"    {local} = encode_str16({local}, {f.size}) if {local}.__class__ is str "
+                          f"else convert[{i}]({local})"]
+            else:
+                lines.append(f"    {local} = convert[{i}](get({name}))")
+        lines.append(f"    return pack({', '.join(f'a{i}' for i in range(len(self.spec)))})")
+        namespace: dict[str, Any] = {"NAMES": frozenset(self.fields), "convert": self._converters,
+                                     "encode_str16": encode_str16, "pack": self._struct.pack}
+        exec(compile("\n".join(lines) + "\n", f"<layout {self.name} packer>", "exec"), namespace)
+        packer: Callable[[Mapping[str, Any]], bytes] = namespace["pack_dict"]
+        return packer
+
+    def _pack_dict_in_order(self, values: Mapping[str, Any]) -> bytes:
         if not self.index.keys() >= values.keys():
             raise EncodeError(f"{self.name}: unknown fields {sorted(set(values) - set(self.index))}")
         get = values.get
@@ -143,18 +181,71 @@ class Layout:
         Raises:
             ProtocolError: a field straddles the end of the data.
         """
+        return list(self.unpack_tuple(data, offset))
+
+    def unpack_tuple(self, data: bytes | bytearray | memoryview, offset: int = 0) -> tuple[Any, ...]:
+        """:meth:`unpack` as a tuple: the cheapest form of one decoded record (values in field order)."""
         if offset < 0:
             raise ProtocolError(f"{self.name}: negative offset")
         if len(data) - offset >= self.size:
-            values = list(self._struct.unpack_from(data, offset))
-            for i, decode in self._decoders:
-                values[i] = decode(values[i])
-            return values
-        return self._unpack_partial(data, offset)
+            return self.reader()(data, offset)
+        return tuple(self._unpack_partial(data, offset))
 
     def unpack_dict(self, data: bytes | bytearray | memoryview, offset: int = 0) -> dict[str, Any]:
         """Decode one record into a dict keyed by field name."""
-        return dict(zip(self.fields, self.unpack(data, offset), strict=True))
+        if 0 <= offset <= len(data) - self.size:
+            read = self._read_dict
+            if read is None:
+                read = self._read_dict = self._compile(self.fields, as_dict=True)
+            return read(data, offset)
+        return dict(zip(self.fields, self.unpack_tuple(data, offset), strict=True))
+
+    def reader(self, names: Sequence[str] | None = None) -> Callable[[Any, int], tuple[Any, ...]]:
+        """The compiled reader of one whole record: ``read(data, offset)`` gives the values of ``names`` (every
+        field by default), in that order, as :meth:`unpack` decodes them; the other fields are skipped, not
+        decoded. The caller makes sure that a whole record lies at ``offset``.
+
+        Raises:
+            KeyError: a name is not a field of the layout.
+        """
+        key = None if names is None else tuple(names)
+        read = self._readers.get(key)
+        if read is None:
+            read = self._readers[key] = self._compile(self.fields if key is None else key, as_dict=False)
+        return read
+
+    def _compile(self, names: Sequence[str], *, as_dict: bool) -> Any:
+        """Generate a reader of the fields ``names``: one ``unpack_from`` (other fields are pad bytes) into
+        locals, then a tuple or dict display of them with each text or FILETIME value converted in place."""
+        wanted = sorted({self.index[n] for n in names})
+        if not wanted:
+            return lambda data, offset: {} if as_dict else ()
+        fmt = "<" + "".join(_struct_code(f) if i in wanted else f"{f.size}x" for i, f in enumerate(self.spec))
+        values = {}
+        for i in wanted:
+            f, local = self.spec[i], f"v{i}"
+            if f.type is FieldType.STR16 and f.size <= _REMEMBERED_TEXT:  # names, symbols, comments
+                # The empty string, the most common text, without a call; a text seen before without decoding.
+                values[f.name] = f"'' if {local}[:2] == EMPTY else TEXTS.get({local}) or remember_str16({local})"
+            elif f.type is FieldType.STR16:
+                values[f.name] = f"'' if {local}[:2] == EMPTY else decode_str16({local})"
+            elif f.type is FieldType.STR8:
+                values[f.name] = f"decode_str8({local})"
+            elif f.type is FieldType.TIME:
+                values[f.name] = f"filetime_to_unix_ms({local})"
+            else:
+                values[f.name] = local
+        shown = (f"{{{', '.join(f'{n!r}: {values[n]}' for n in names)}}}" if as_dict
+                 else f"({', '.join(values[n] for n in names)},)")
+        source = (f"def read(data, offset):\n    {', '.join(f'v{i}' for i in wanted)}, = unpack_from(data, offset)\n"
+                  f"    return {shown}\n")
+        namespace: dict[str, Any] = {
+            "unpack_from": struct.Struct(fmt).unpack_from, "EMPTY": b"\0\0", "decode_str16": decode_str16,
+            "decode_str8": decode_str8, "filetime_to_unix_ms": filetime_to_unix_ms, "TEXTS": _TEXTS,
+            "remember_str16": _remember_str16,
+        }
+        exec(compile(source, f"<layout {self.name}>", "exec"), namespace)
+        return namespace["read"]
 
     def _unpack_partial(self, data: bytes | bytearray | memoryview, offset: int) -> list[Any]:
         end = len(data)
@@ -259,6 +350,24 @@ class Layout:
         return np.zeros(n, dtype=self.dtype)
 
 
+#: Short UTF-16 fields decoded before, by their bytes: records repeat the same symbols and names.
+_TEXTS: dict[bytes, str] = {}
+_REMEMBERED_TEXT = 128  # longest field (bytes) whose texts are kept
+_TEXTS_KEPT = 4096
+
+
+def _remember_str16(raw: bytes) -> str:
+    text = decode_str16(raw)
+    if len(_TEXTS) >= _TEXTS_KEPT:
+        _TEXTS.clear()
+    _TEXTS[raw] = text
+    return text
+
+
+def _struct_code(f: Field) -> str:
+    return f"{f.size}{f.type.struct_code}" if f.type.fixed_size is None else f.type.struct_code
+
+
 def _decode_text_column(column: npt.NDArray[Any], field: Field) -> npt.NDArray[Any]:
     """Decode a column of fixed-size text fields without a Python loop over records."""
     n = len(column)
@@ -282,9 +391,15 @@ def _converter(f: Field) -> Callable[[Any], Any]:
     general = functools.partial(_to_wire, f)
     if f.type in INTEGER_TYPES:
         lo, hi, check = *_INT_RANGES[f.type], f.check_int
-        # A missing value (None, written as zero) is common in requests: it skips the general checks too.
-        return lambda value: (value if value.__class__ is int and lo <= value <= hi
-                              else 0 if value is None else check(value))
+        # A missing value (None, written as zero) is common in requests: it skips the general checks too, as
+        # does an int enum member in range (check_int gives it back unchanged).
+        def to_int(value: Any) -> Any:
+            plain = value.__class__ is int or (isinstance(value, int) and value.__class__ is not bool)
+            if plain and lo <= value <= hi:
+                return value
+            return 0 if value is None else check(value)
+
+        return to_int
     if f.type is FieldType.F64:
         return lambda value: value if value.__class__ is float else 0.0 if value is None else general(value)
     if f.type in _TEXT:

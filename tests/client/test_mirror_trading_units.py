@@ -14,8 +14,16 @@ from pymt5_core.events import AccountUpdate, OrderEvent, TradeTransaction, Trans
 from pymt5_core.mirror import StateMirror
 from pymt5_core.models import AccountInfo, Event, Order, Position, RequestAction, SymbolInfo, TradeRequest
 from pymt5_core.trading import Quote, TradeContext, build_trade_fields, effective_settings, path_matches
+from pymt5_core.wire import debug
 from pymt5_core.wire.layouts import LAYOUTS
-from pymt5_core.wire.messages import NEUTRAL_TRADE_SETTINGS, AccountBody, DealUpdate, OrderUpdate
+from pymt5_core.wire.messages import (
+    NEUTRAL_TRADE_SETTINGS,
+    AccountBody,
+    DealUpdate,
+    OrderUpdate,
+    build_trade_update,
+    read_trade_update,
+)
 
 
 def record(layout: str, **values: Any) -> dict[str, Any]:
@@ -140,6 +148,34 @@ def test_account_fields_come_from_their_record_fields() -> None:
     }
 
 
+class FixedValuation:
+    """Positions valued as they come, a fixed margin."""
+
+    def revalue(self, position: Position) -> Position:
+        return position
+
+    def margin(self, positions: Any, leverage: int, hedging: bool) -> float:
+        return 123.4567
+
+
+@pytest.mark.parametrize("free_profit", [0, 1])
+def test_account_values_worked_out_from_the_positions_and_the_margin(free_profit: int) -> None:
+    main = record("AccountMain", balance=1000.0, credit=50.0, account_currency="USD", margin_leverage=100,
+                  currency_digits=2, margin_mode=2, margin_free_profit_mode=free_profit)
+    m = StateMirror()
+    m.valuation = FixedValuation()
+    m.reset(1, AccountBody(main=main, trade_settings=[NEUTRAL_TRADE_SETTINGS]),
+            [position(1, 0.1, profit=10.004, storage=-0.5, commission=-0.25), position(2, 0.2, profit=-3.5)], [])
+    account = m.account
+    assert account is not None
+    equity = 1000.0 + 50.0 + 6.504 - 0.75
+    free = (equity - 6.504 if free_profit else equity) - 123.4567
+    assert (account.profit, account.equity, account.margin, account.margin_free, account.margin_level) == (
+        6.5, round(equity, 2), 123.46, round(free, 2), round(equity / 123.4567 * 100.0, 2))
+    assert m.account_as_sent is not None and (m.account_as_sent.profit, m.account_as_sent.margin) == (0.0, 0.0)
+    assert m.account_as_sent.equity == m.account_as_sent.margin_free == 1050.0
+
+
 def test_trade_transactions_are_built_only_for_listeners_and_the_order_log_always() -> None:
     events: list[Event] = []
     listening: set[type[Event]] = set()
@@ -208,6 +244,39 @@ def test_mirror_invariants_under_random_deal_pushes(steps: list[tuple[int, float
         assert all(p.volume_wire > 0 for p in m.positions.values())
         assert all(t == p.ticket for t, p in m.positions.items())
         assert len(set(m.deals)) == len(m.deals)
+
+
+def test_pushes_as_read_from_the_wire_change_the_mirror_like_the_same_records_as_dicts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read updates keep their records undecoded (the mirror builds its models from the bytes); the same
+    pushes made of dicts must give the same events, tables and order log."""
+    monkeypatch.setattr(debug, "ENABLED", False)  # the PYMT5_DEBUG checks read every record
+    pushes = [
+        [OrderUpdate(0, 0, order(50))],
+        [DealUpdate(0, deal(51, 9, trade_order=50), position(9, 0.1), balance=990.0)],
+        [OrderUpdate(0, 2, order(50, state=4)), OrderUpdate(1, 0, order(50, state=4))],  # one record, twice
+        [OrderUpdate(0, 0, order(52)), OrderUpdate(0, 1, order(52, price_order=1.2))],
+        [DealUpdate(1, deal(0, 0), position(9, 0.3)), DealUpdate(1, deal(53, 9), position(0, 0.0))],
+        [DealUpdate(0, deal(54, 10), position(10, 0.2), deals=[deal(55, 10)], positions=[position(11, 0.1)])],
+        [DealUpdate(2, deal(51, 9), position(10, 0.2)), DealUpdate(0, deal(0, 0), position(12, 0.0))],
+        [OrderUpdate(0, 2, order(52, state=2)), OrderUpdate(1, 0, order(52, state=2))],
+    ]
+    runs = []
+    for read in (False, True):
+        events: list[Event] = []
+        m = StateMirror(events.append)
+        m.reset(1, account_body(), [], [])
+        for updates in pushes:
+            if read:
+                updates = read_trade_update(build_trade_update(updates))
+                assert all(u.order_at is not None if isinstance(u, OrderUpdate) else u.deal_at is not None
+                           for u in updates)
+            m.apply_trade_update(updates)
+        runs.append((events, dict(m.positions), dict(m.orders), dict(m.history_orders), dict(m.deals),
+                     {t: m.order_log(t) for t in (50, 52)}, m.account))
+    assert runs[0] == runs[1]
+    assert runs[0][0] and set(runs[0][4]) == {53, 54, 55} and runs[0][3]
 
 
 # --- trade requests ------------------------------------------------------------------------------------

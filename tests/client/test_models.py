@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pymt5_core.errors import ProtocolError
 from pymt5_core.models import Deal, Order, Position
 from pymt5_core.wire.layouts import LAYOUTS
 from pymt5_core.wire.records import pack_record
@@ -44,10 +45,24 @@ def as_row(layout: str, record: dict[str, Any]) -> Any:
     return LAYOUTS[layout].unpack_array(pack_record(LAYOUTS[layout], record))[0]
 
 
-@pytest.mark.parametrize("source", ["dict", "numpy row"])
+#: The ways to build a model: from any mapping (converted), and from what the wire layer decodes.
+SOURCES = ["dict", "numpy row", "decoded record", "wire bytes"]
+
+
+def build(model: Any, layout: str, record: dict[str, Any], source: str) -> Any:
+    if source == "dict":
+        return model.from_wire(record)
+    if source == "numpy row":
+        return model.from_wire(as_row(layout, record))
+    if source == "decoded record":
+        return model.from_record(record)
+    return model.from_buffer(bytes(7) + pack_record(LAYOUTS[layout], record), 7)
+
+
+@pytest.mark.parametrize("source", SOURCES)
 def test_position_fields_come_from_their_record_fields(source: str) -> None:
     r = distinct_record("Position", trade_volume=25_000_000)
-    p = Position.from_wire(r if source == "dict" else as_row("Position", r))
+    p = build(Position, "Position", r, source)
     assert dataclasses.asdict(p) == {
         "ticket": r["position_id"], "symbol": r["trade_symbol"], "type": r["trade_action"], "volume": 0.25,
         "price_open": r["price_open"], "sl": r["sl"], "tp": r["tp"], "profit": r["profit"],
@@ -62,10 +77,10 @@ def test_position_fields_come_from_their_record_fields(source: str) -> None:
     assert all(type(v) in (int, float, str, datetime) for v in dataclasses.astuple(p))
 
 
-@pytest.mark.parametrize("source", ["dict", "numpy row"])
+@pytest.mark.parametrize("source", SOURCES)
 def test_order_fields_come_from_their_record_fields(source: str) -> None:
     r = distinct_record("Order", volume_initial=30_000_000, volume_current=10_000_000)
-    o = Order.from_wire(r if source == "dict" else as_row("Order", r))
+    o = build(Order, "Order", r, source)
     assert dataclasses.asdict(o) == {
         "ticket": r["trade_order"], "symbol": r["trade_symbol"], "type": r["order_type"], "state": r["order_state"],
         "volume_initial": 0.3, "volume_current": 0.1, "price_open": r["price_order"],
@@ -91,10 +106,10 @@ def test_order_not_done_has_no_done_time_and_equal_times_are_equal() -> None:
     assert fresh.time_update == fresh.time == utc(SECONDS, 7)
 
 
-@pytest.mark.parametrize("source", ["dict", "numpy row"])
+@pytest.mark.parametrize("source", SOURCES)
 def test_deal_fields_come_from_their_record_fields(source: str) -> None:
     r = distinct_record("Deal", trade_volume=1_000_000)
-    d = Deal.from_wire(r if source == "dict" else as_row("Deal", r))
+    d = build(Deal, "Deal", r, source)
     assert dataclasses.asdict(d) == {
         "ticket": r["deal"], "order": r["trade_order"], "symbol": r["trade_symbol"], "type": r["trade_action"],
         "entry": r["entry"], "volume": 0.01, "price": r["price_open"], "profit": r["profit"],
@@ -105,3 +120,15 @@ def test_deal_fields_come_from_their_record_fields(source: str) -> None:
     }
     assert all(type(v) in (int, float, str, datetime) for v in dataclasses.astuple(d))
     assert not isinstance(d.ticket, np.integer)
+
+
+@pytest.mark.parametrize("model", [Position, Order, Deal])
+def test_a_model_from_wire_bytes_refuses_a_record_that_does_not_fit(model: Any) -> None:
+    size = LAYOUTS[model.__name__].size
+    with pytest.raises(ProtocolError):
+        model.from_buffer(bytes(size - 1))
+    with pytest.raises(ProtocolError):
+        model.from_buffer(bytes(size), 1)
+    with pytest.raises(ProtocolError):
+        model.from_buffer(bytes(size), -1)
+    assert model.from_buffer(bytes(size + 3), 3) == model.from_wire(LAYOUTS[model.__name__].unpack_dict(bytes(size)))

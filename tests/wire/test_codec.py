@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import struct
 from pathlib import Path
 from typing import Any
@@ -401,6 +402,20 @@ def test_lots_to_wire_formats_with_eight_decimals(lots: float, wire: int) -> Non
     assert lots_to_wire(lots) == wire
 
 
+def test_lots_to_wire_equals_the_eight_decimal_formatting_everywhere() -> None:
+    """The arithmetic shortcut gives exactly the formatted value: volumes on and near the 1e-8 grid, halves
+    of it (ties), random doubles, and values past the shortcut's range."""
+    rng = random.Random(8)
+    grid = [rng.randrange(10**13) / 1e8 for _ in range(3000)]
+    halves = [(rng.randrange(10**12) + 0.5) / 1e8 for _ in range(3000)]
+    near = [math.nextafter(v, math.inf if i % 2 else -math.inf) for i, v in enumerate(grid + halves)]
+    doubles = [rng.uniform(-2e7, 2e7) for _ in range(3000)] + [rng.random() * 10.0 ** rng.randint(-10, 9)
+                                                                  for _ in range(3000)]
+    edges = [9999999.999999995, 9999999.99999999, 1e7, -1e7, 1e15, 5e-9, 1.5e-8, 2.5e-8, -2.5e-8, -0.0, 0.0, 3, -7]
+    for lots in [*grid, *halves, *near, *doubles, *(-v for v in grid[:500]), *edges]:
+        assert lots_to_wire(lots) == int(f"{lots:.8f}".replace(".", "")), lots
+
+
 @pytest.mark.parametrize("lots", [math.inf, -math.inf, math.nan])
 def test_lots_to_wire_rejects_non_finite_volumes(lots: float) -> None:
     with pytest.raises(EncodeError):
@@ -416,3 +431,45 @@ def test_tick_prices_scale_by_ten_to_the_digits_and_back() -> None:
     assert price_to_wire(1.08123, 5) == 108123.0
     assert price_from_wire(108123.0, 5) == 1.08123
     assert price_to_wire(1.5, 12) == 150_000_000.0  # digits clamped to 8
+
+
+# --- compiled record readers and dict packing ----------------------------------------------------------
+
+MIXED = Layout("mixed", [
+    Field("id", FieldType.U64), Field("name", FieldType.STR16, 8), Field("tag", FieldType.STR8, 3),
+    Field("price", FieldType.F64), Field("at", FieldType.TIME), Field("raw", FieldType.BYTES, 2),
+    Field("n", FieldType.I32),
+])
+
+
+def test_a_compiled_reader_gives_the_wanted_fields_in_the_order_asked_as_unpack_decodes_them() -> None:
+    values = [2**63 + 5, "Ab", "x\0y", 1.25, 1_763_467_200_123, b"\x01\x02", -7]
+    data = b"\xee" * 3 + MIXED.pack(values) + b"\xee"
+    assert MIXED.unpack(data, 3) == values and MIXED.reader()(data, 3) == tuple(values)
+    assert MIXED.unpack_dict(data, 3) == dict(zip(MIXED.fields, values, strict=True))
+    assert MIXED.reader(["n", "name", "at", "id"])(data, 3) == (-7, "Ab", 1_763_467_200_123, 2**63 + 5)
+    assert MIXED.reader(["n", "name", "at", "id"]) is MIXED.reader(("n", "name", "at", "id"))  # compiled once
+    assert MIXED.reader([])(data, 3) == ()
+    with pytest.raises(KeyError):
+        MIXED.reader(["nope"])
+    empty = MIXED.pack([0, "", "", 0.0, None, b"", 0])
+    assert MIXED.reader(["name", "tag"])(empty, 0) == ("", "\0\0\0")
+
+
+def test_pack_dict_writes_missing_fields_as_zero_and_reports_errors_in_field_order() -> None:
+    assert MIXED.pack_dict({"n": 3, "name": "Q"}) == MIXED.pack([None, "Q", None, None, None, None, 3])
+    with pytest.raises(EncodeError, match="unknown fields"):
+        MIXED.pack_dict({"n": "bad", "nope": 1})  # the unknown field is reported first, as before any value
+    with pytest.raises(EncodeError, match=r"^id: "):
+        MIXED.pack_dict({"n": "bad", "id": -1})  # the first field in layout order, not in the dict's order
+
+
+def test_short_texts_read_again_and_again_decode_the_same_as_new_ones() -> None:
+    """Readers keep the short texts they decoded (a bounded table, emptied when full): a text read the first
+    time, read again, or read after the table was emptied is the same string."""
+    layout = Layout("texts", [Field("t", FieldType.STR16, 16), Field("long", FieldType.STR16, 256)])
+    texts = [f"s{i}\u20ac" for i in range(5000)] + ["s1\u20ac", "\U0001f600x", "s4999\u20ac"]
+    for text in texts:
+        data = layout.pack([text, text])
+        assert layout.unpack(data) == list(layout.unpack_dict(data).values()) == [text, text]
+        assert layout.reader(["t"])(data, 0) == (text,)

@@ -81,6 +81,7 @@ VALID: list[tuple[Callable[..., Any], str | bytes]] = [
     (m.read_trade_update, "trade_update"),
     (m.read_trade_update, "order_transactions"),
     (m.read_trade_result, "trade_result"),
+    (m.read_trade_outcome, "trade_result"),
     (m.read_corporate_links, "corporate_links"),
     (m.read_trader_params, "trader_params"),
     (m.read_login_response, "login_response"),

@@ -384,3 +384,21 @@ def test_spec_12_3_ping_and_its_echoed_response_under_the_session_key() -> None:
 @pytest.mark.parametrize("case", load_vector("device_id")["cases"], ids=lambda c: c["fingerprint"])
 def test_client_id_is_the_first_16_bytes_of_sha1_of_the_fingerprint(case: dict[str, str]) -> None:
     assert client_id(case["fingerprint"]).hex() == case["cid_hex"]
+
+
+def test_client_reads_frames_of_every_size_as_decrypt_and_decode_do() -> None:
+    client, server = ClientConnection(), ServerConnection()
+    client.receive(server.accept_bootstrap(server.receive(client.bootstrap()), bytes(64), OTHER_KEY))
+    reference = FrameCipher(OTHER_KEY)
+    for size in [0, 1, 10, 11, 27, 4080, 4090, 4091, 4092, 8000, 379]:  # 4090 B of body: the last small frame
+        body = bytes((i * 5 + size) % 256 for i in range(size))
+        message = server.frame(10, size % 7, body, 0x1234)
+        frame = client.receive(message)
+        assert frame == ResponseFrame.decode(reference.decrypt(unpack_message(message))) == ResponseFrame(
+            10, size % 7, body, 0x1234)
+        assert type(frame.body) is (bytes if size <= 4096 else memoryview)
+    for inner in (b"", b"\x01\x02\x03\x04"):  # shorter than the response prefix
+        with pytest.raises(ProtocolError, match="shorter than its prefix"):
+            client.receive(pack_message(reference.encrypt(inner)))
+    with pytest.raises(EncodeError):
+        client.request(65536)

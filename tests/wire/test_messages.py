@@ -19,6 +19,7 @@ here are the documented ones:
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import math
@@ -32,7 +33,7 @@ import numpy as np
 import pytest
 
 from pymt5_core.errors import ProtocolError
-from pymt5_core.wire import LAYOUTS
+from pymt5_core.wire import LAYOUTS, debug
 from pymt5_core.wire.messages import (
     AccountBody,
     BookBlock,
@@ -73,6 +74,7 @@ from pymt5_core.wire.messages import (
     read_symbols,
     read_symbols_compressed,
     read_ticks,
+    read_trade_outcome,
     read_trade_result,
     read_trade_update,
     read_trader_params,
@@ -491,6 +493,36 @@ def test_trade_update_repeated_order_record_reads_as_equal_independent_records()
         assert orders[1]["comment"] == orders[2]["comment"] == first.order["comment"] != "changed"
 
 
+def test_trade_update_records_stay_bytes_until_read_then_are_dicts_like_updates_made_from_dicts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reader leaves each record undecoded (where it lies in the body); reading it makes the dict, once, and
+    from then on the update is the same as one made from that dict (fields, equality, repr)."""
+    monkeypatch.setattr(debug, "ENABLED", False)  # the PYMT5_DEBUG checks read every record
+    layouts = {"order": LAYOUTS["Order"], "deal": LAYOUTS["Deal"], "position": LAYOUTS["Position"]}
+    for name in ("order_transactions", "trade_update"):
+        body = bytearray(body_of(name))
+        for update in read_trade_update(body):
+            names = ("order",) if isinstance(update, OrderUpdate) else ("deal", "position")
+            places = [getattr(update, f"{n}_at") for n in names]
+            assert all(type(at[0]) is bytes and at[0] == body for at in places)  # a copy: the caller's may change
+            body[:] = bytes(len(body))
+            records = [getattr(update, n) for n in names]
+            assert records == [layouts[n].unpack_dict(*at) for n, at in zip(names, places, strict=True)]
+            assert all(getattr(update, f"{n}_at") is None for n in names)  # the dict is the record now
+            assert all(getattr(update, n) is r for n, r in zip(names, records, strict=True))
+            made = dataclasses.replace(update)
+            assert made == update and repr(made) == repr(update)
+            assert [f.name for f in dataclasses.fields(update)] == [f.name for f in dataclasses.fields(made)]
+            body[:] = body_of(name)
+    update = read_trade_update(body_of("order_transactions"))[0]
+    assert isinstance(update, OrderUpdate)
+    update.order = {"trade_order": 1}  # a record set afterwards replaces the undecoded one
+    assert update.order == {"trade_order": 1} and update.order_at is None
+    with pytest.raises(TypeError):
+        OrderUpdate(0, 1)  # type: ignore[call-arg]  # the record is still required
+
+
 def test_trade_update_builder_refuses_to_mix_order_and_deal_records() -> None:
     mixed = [*read_trade_update(body_of("order_transactions")), *read_trade_update(body_of("trade_update"))]
     with pytest.raises(ValueError):
@@ -532,8 +564,16 @@ def test_trade_result_echo_time_expiration_round_trips_as_an_int() -> None:
 
 
 def test_trade_result_shorter_than_its_record_raises_protocol_error() -> None:
-    with pytest.raises(ProtocolError):
-        read_trade_result(body_of("trade_result")[:-1])
+    for reader in (read_trade_result, read_trade_outcome):
+        with pytest.raises(ProtocolError):
+            reader(body_of("trade_result")[:-1])
+
+
+def test_trade_outcome_is_the_echoed_action_id_and_the_result() -> None:
+    echo, result = read_trade_result(body_of("trade_result"))
+    assert read_trade_outcome(body_of("trade_result")) == (echo["action_id"], result)
+    again = build_trade_result({**echo, "action_id": 0xFEDCBA98}, result)
+    assert read_trade_outcome(again)[0] == 0xFEDCBA98
 
 
 # --- single-record answers ----------------------------------------------------------------------------

@@ -214,6 +214,7 @@ SEEDS: dict[str, Callable[[], list[bytes]]] = {
     "read_opened": lambda: _message("open_positions_and_orders"),
     "read_trade_request": lambda: _hex("trade_request", "cases"),
     "read_trade_result": lambda: _message("trade_result"),
+    "read_trade_outcome": lambda: _message("trade_result"),
     "read_trade_status": lambda: [bytes(4)],
     "read_trade_update": lambda: _message("trade_update", "order_transactions"),
     "read_id_list": lambda: _hex("symbol_id_list_request", "cases"),

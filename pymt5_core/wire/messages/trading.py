@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy.typing as npt
 
@@ -13,11 +13,12 @@ from pymt5_core.errors import ProtocolError
 from pymt5_core.wire import debug
 from pymt5_core.wire.layout import Layout
 from pymt5_core.wire.layouts import LAYOUTS
-from pymt5_core.wire.records import Record, build_counted, pack_record, read_counted, read_u32, records
+from pymt5_core.wire.records import Record, build_counted, pack_record, read_counted, records
 
 __all__ = [
     "DealUpdate",
     "OrderUpdate",
+    "RecordAt",
     "TradeUpdate",
     "build_history",
     "build_history_request",
@@ -29,6 +30,7 @@ __all__ = [
     "read_history",
     "read_history_request",
     "read_opened",
+    "read_trade_outcome",
     "read_trade_request",
     "read_trade_result",
     "read_trade_status",
@@ -47,10 +49,12 @@ _POSITION = LAYOUTS["Position"]
 _U32 = struct.Struct("<I")
 # Where the embedded records start: they are decoded in place from the body.
 _PUSH19_ECHO, _PUSH19_RESULT = _PUSH19.offsets[1], _PUSH19.offsets[2]
+_PUSH19_ACTION_ID = _PUSH19_ECHO + _ECHO.offsets[_ECHO.index["action_id"]]
 _TU_HEAD = struct.Struct("<III")  # flag_mask, transaction_id, transaction_type of both push 10 kinds
 _TU_ORDER_AT = _TU_ORDER.offsets[3]
 _TU_DEAL_AT, _TU_POSITION_AT, _TU_MONEY_AT = _TU_DEAL.offsets[3], _TU_DEAL.offsets[4], _TU_DEAL.offsets[5]
 _TU_MONEY = struct.Struct("<5d")  # balance, credit, commission_daily, commission_monthly, acc_profit
+_TWO_U32 = struct.Struct("<II")  # the counts of a deal-kind record's two trailing arrays when both are empty
 
 #: push 10 ``flag_mask`` of the deal/position kind.
 DEAL_KIND = 2
@@ -138,7 +142,8 @@ def read_trade_status(body: bytes | bytearray | memoryview) -> int:
         raise ProtocolError(f"trade request answer of {len(body)} bytes (expected a multiple of 4)")
     if debug.ENABLED:
         debug.check_body("read_trade_status", len(body), 4)
-    return read_u32(body, 0, "trade request answer")
+    status: int = _U32.unpack_from(body)[0]  # the length is checked above
+    return status
 
 
 def build_trade_result(request: Mapping[str, Any], result: Mapping[str, Any], reserved: int = 0) -> bytes:
@@ -171,29 +176,86 @@ def read_trade_result(body: bytes | bytearray | memoryview) -> tuple[Record, Rec
     return echo, _RESULT.unpack_dict(body, _PUSH19_RESULT)
 
 
+def read_trade_outcome(body: bytes | bytearray | memoryview) -> tuple[int, Record]:
+    """Push 19 as a client settles a request: the echo's ``action_id`` and the TradeResult, nothing else
+    of the echo decoded.
+
+    Raises:
+        ProtocolError: shorter than 380 bytes.
+    """
+    if len(body) < _PUSH19.size:
+        raise ProtocolError(f"trade result push of {len(body)} bytes (expected 380)")
+    result = _RESULT.unpack_dict(body, _PUSH19_RESULT)
+    if debug.ENABLED:
+        debug.check_body("read_trade_outcome", len(body), _PUSH19.size, (_RESULT, result))
+    return _U32.unpack_from(body, _PUSH19_ACTION_ID)[0], result
+
+
 # --- push 10 ----------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+class _Decoded:
+    """A record field of a push 10 update that a reader left undecoded: ``<field>_at`` holds the body and the
+    record's offset in it.
+
+    The first read of the field decodes the record's dict, which from then on is the record (it may be
+    changed). Until then the mirror builds its models straight from the bytes, decoding only what they
+    need; afterwards, and for updates made from dicts, ``<field>_at`` is None.
+    """
+
+    def __init__(self, layout: Layout) -> None:
+        self._layout = layout
+        self._name = self._at = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name, self._at = name, f"{name}_at"
+
+    def __get__(self, update: object, owner: type | None = None) -> Record:
+        if update is None:
+            raise AttributeError(self._name)  # no default on the class: the dataclass field stays required
+        state = update.__dict__
+        at = state.pop(self._at, None)
+        if at is not None:
+            state[self._name] = self._layout.unpack_dict(*at)
+        record: Record = state[self._name]
+        return record
+
+    def __set__(self, update: object, record: Record) -> None:
+        state = update.__dict__
+        state[self._name] = record
+        state.pop(self._at, None)
+
+
+#: Where an undecoded record lies: the body and the record's offset in it.
+RecordAt = tuple[bytes | memoryview, int]
+
+
+@dataclass
 class OrderUpdate:
-    """An order-kind record of push 10: ``flag_mask`` 0 active list, 1 history; type 0 add, 1 update, 2 delete."""
+    """An order-kind record of push 10: ``flag_mask`` 0 active list, 1 history; type 0 add, 1 update, 2 delete.
+
+    :func:`read_trade_update` leaves ``order`` undecoded until it is read (see ``order_at``).
+    """
 
     flag_mask: int
     transaction_type: int
-    order: Record
+    order: Record = _Decoded(_ORDER)  # type: ignore[assignment]
     transaction_id: int = 0
+    #: Where the Order record lies in the body it was read from, until ``order`` is read (see ``_Decoded``).
+    order_at: ClassVar[RecordAt | None] = None
 
 
-@dataclass(slots=True)
+@dataclass
 class DealUpdate:
     """A deal-kind record of push 10: a deal (ticket 0 = none), the position after it, and account money.
 
-    ``deals`` and ``positions`` are the trailing arrays the record carries.
+    ``deals`` and ``positions`` are the trailing arrays the record carries. :func:`read_trade_update` leaves
+    ``deal`` and ``position`` undecoded until they are read (see ``deal_at``, ``position_at``).
     """
 
     transaction_type: int
-    deal: Record
-    position: Record
+    deal: Record = _Decoded(_DEAL)  # type: ignore[assignment]
+    position: Record = _Decoded(_POSITION)  # type: ignore[assignment]
     balance: float = 0.0
     credit: float = 0.0
     commission_daily: float = 0.0
@@ -202,6 +264,28 @@ class DealUpdate:
     deals: list[Record] = field(default_factory=list)
     positions: list[Record] = field(default_factory=list)
     transaction_id: int = 0
+    #: Where the Deal and Position records lie in the body they were read from, until read (see ``_Decoded``).
+    deal_at: ClassVar[RecordAt | None] = None
+    position_at: ClassVar[RecordAt | None] = None
+
+
+def _order_update(flag_mask: int, transaction_type: int, order: RecordAt, transaction_id: int) -> OrderUpdate:
+    update = OrderUpdate.__new__(OrderUpdate)
+    update.__dict__ = {"flag_mask": flag_mask, "transaction_type": transaction_type, "order_at": order,
+                       "transaction_id": transaction_id}
+    return update
+
+
+def _deal_update(transaction_type: int, deal: RecordAt, position: RecordAt, balance: float, credit: float,
+                 commission_daily: float, commission_monthly: float, acc_profit: float, deals: list[Record],
+                 positions: list[Record], transaction_id: int) -> DealUpdate:
+    update = DealUpdate.__new__(DealUpdate)
+    update.__dict__ = {
+        "transaction_type": transaction_type, "deal_at": deal, "position_at": position, "balance": balance,
+        "credit": credit, "commission_daily": commission_daily, "commission_monthly": commission_monthly,
+        "acc_profit": acc_profit, "deals": deals, "positions": positions, "transaction_id": transaction_id,
+    }
+    return update
 
 
 TradeUpdate = OrderUpdate | DealUpdate
@@ -246,30 +330,40 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
         ProtocolError: a deal-kind record or its arrays run past the end.
     """
     out: list[TradeUpdate] = []
-    if len(body) < 4 or _U32.unpack_from(body)[0] != DEAL_KIND:
-        size, previous, order = _TU_ORDER.size, None, {}
-        for pos in range(0, len(body) - size + 1, size):
+    end = len(body)
+    if not isinstance(body, bytes):
+        body = bytes(body)  # the records are decoded later, from bytes nobody can change
+    if end < 4 or _U32.unpack_from(body)[0] != DEAL_KIND:
+        size, previous, order = _TU_ORDER.size, None, (body, 0)
+        for pos in range(0, end - size + 1, size):
             mask, tid, ttype = _TU_HEAD.unpack_from(body, pos)
-            # A filled order comes as "delete from active" and "add to history" with the same record: decode once.
+            # A filled order comes as "delete from active" and "add to history" with the same record: both
+            # updates point at the first (each still makes its own dict when read).
             record = body[pos + _TU_ORDER_AT:pos + size]
-            order = dict(order) if record == previous else _ORDER.unpack_dict(body, pos + _TU_ORDER_AT)
+            if record != previous:
+                order = body, pos + _TU_ORDER_AT
             previous = record
-            out.append(OrderUpdate(mask, ttype, order, tid))
+            out.append(_order_update(mask, ttype, order, tid))
         if debug.ENABLED:
-            debug.check_array("read_trade_update", len(body), _TU_ORDER, out)
+            debug.check_array("read_trade_update", end, _TU_ORDER, out)
         return out
     pos = 0
-    while pos < len(body):
-        if pos + _TU_DEAL.size > len(body):
+    while pos < end:
+        if pos + _TU_DEAL.size > end:
             raise ProtocolError("deal update record runs past the end of the body")
         _, tid, ttype = _TU_HEAD.unpack_from(body, pos)
-        deal = _DEAL.unpack_dict(body, pos + _TU_DEAL_AT)
-        position = _POSITION.unpack_dict(body, pos + _TU_POSITION_AT)
+        deal, position = (body, pos + _TU_DEAL_AT), (body, pos + _TU_POSITION_AT)
         balance, credit, com_daily, com_monthly, acc_profit = _TU_MONEY.unpack_from(body, pos + _TU_MONEY_AT)
-        deals, pos = _trailing(_DEAL, body, pos + _TU_DEAL.size)
-        positions, pos = _trailing(_POSITION, body, pos)
-        out.append(DealUpdate(ttype, deal, position, balance, credit, com_daily, com_monthly, acc_profit, deals,
-                              positions, tid))
+        pos += _TU_DEAL.size
+        deals: list[Record]
+        positions: list[Record]
+        if pos + 8 <= end and _TWO_U32.unpack_from(body, pos) == (0, 0):
+            deals, positions, pos = [], [], pos + 8  # the usual empty trailing arrays: no decoder needed
+        else:
+            deals, pos = _trailing(_DEAL, body, pos)
+            positions, pos = _trailing(_POSITION, body, pos)
+        out.append(_deal_update(ttype, deal, position, balance, credit, com_daily, com_monthly, acc_profit, deals,
+                                positions, tid))
     if debug.ENABLED:  # records run to the end of the body, so nothing can trail
         updates = [u for u in out if isinstance(u, DealUpdate)]
         debug.check_times("read_trade_update", _TU_DEAL, updates)
