@@ -11,9 +11,10 @@ Run: ``python benchmarks/bench_client.py``.
     reads count) over the floor's CPU time; both are the best of RUNS runs, each producing a result that is
     kept (fresh memory, as a download's result is). The end-to-end wall time of the download is printed
     against the same floor: it also holds the simulator generating the synthetic bars, page by page, while
-    the client waits (command 11 requests go one at a time). Two more lines show where the client's CPU
-    goes: the CPU time of the ``websockets`` transport alone receiving messages of the same sizes from a bare
-    server (no decryption, no decoding), and one extra download split into its decrypt, body copy, alignment
+    the client waits (command 11 requests go one at a time). Three more lines show where the client's CPU
+    goes: the CPU time of the client's transport alone receiving messages of the same sizes from a bare
+    server (no decryption, no decoding), the same for websockets' asyncio client (what the transport
+    replaced, docs/transport.md), and one extra download split into its decrypt, body copy, alignment
     check (made on each page's decoded times, counted apart from the decoding), decode into the result
     (``frombuffer`` and the sink) and DataFrame parts (the rest: WebSocket receive, asyncio, kernel, paging).
 (b) ticks: ticks per second through ``client.ticks()`` (decrypt, decode, merge per SPEC §9.1, Tick objects,
@@ -353,7 +354,7 @@ async def bench_bars() -> None:
             _, total, frame = await download()
         del frame
         parts = ", ".join(f"{label} {seconds * 1e3:.1f}" for label, seconds in shares.seconds.items())
-        print(f"    client CPU of one download, ms: {parts}; the rest (WebSocket receive in websockets, asyncio, "
+        print(f"    client CPU of one download, ms: {parts}; the rest (WebSocket receive, asyncio, "
               f"kernel, paging) {(total - sum(shares.seconds.values())) * 1e3:.1f}; total {total * 1e3:.1f}")
 
         gc.collect()

@@ -204,6 +204,36 @@ def test_bars_wire_decodes_to_the_same_bars(model: PriceModel) -> None:
         np.testing.assert_array_equal(decoded[name], bars[name])
 
 
+def test_a_finished_bars_body_is_served_again_from_the_cache() -> None:
+    model = PriceModel(CATALOGUE, seed=11)
+    now_ms = (MONDAY + 3 * DAY) * 1000
+    first = model.bars_wire("EURUSD", Period.M5, MONDAY, MONDAY + DAY, now_ms=now_ms)
+    again = model.bars_wire("EURUSD", Period.M5, MONDAY, MONDAY + DAY, now_ms=now_ms + 60_000)
+    assert again is first  # kept, not rebuilt
+    assert first == PriceModel(CATALOGUE, seed=11).bars_wire("EURUSD", Period.M5, MONDAY, MONDAY + DAY)
+
+
+def test_a_body_holding_the_forming_bar_is_built_anew_as_time_passes() -> None:
+    model = PriceModel(CATALOGUE, seed=11)
+    forming_ms = (MONDAY + DAY + 600) * 1000 + 30_000  # the M1 bar of 00:10 is half done
+    early = model.bars_wire("EURUSD", Period.M1, MONDAY + DAY, MONDAY + 2 * DAY, now_ms=forming_ms)
+    later = model.bars_wire("EURUSD", Period.M1, MONDAY + DAY, MONDAY + 2 * DAY, now_ms=forming_ms + 120_000)
+    assert len(later) > len(early)
+    # Asked again before the range has closed (a clock set back), nothing from the later call is served.
+    assert model.bars_wire("EURUSD", Period.M1, MONDAY + DAY, MONDAY + 2 * DAY, now_ms=forming_ms) == early
+
+
+def test_the_bars_cache_keeps_to_its_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pymt5_core.sim.market import model as model_module
+
+    monkeypatch.setattr(model_module, "RATES_CACHE_BYTES", 48 * 1440 * 4)  # four days of M1 (crypto trades daily)
+    model = PriceModel(CATALOGUE, seed=11)
+    days = [model.bars_wire("BTCUSD", Period.M1, MONDAY + d * DAY, MONDAY + (d + 1) * DAY - 1) for d in range(5)]
+    assert sum(map(len, days)) > model_module.RATES_CACHE_BYTES
+    assert model.bars_wire("BTCUSD", Period.M1, MONDAY + 4 * DAY, MONDAY + 5 * DAY - 1) is days[4]
+    assert model.bars_wire("BTCUSD", Period.M1, MONDAY, MONDAY + DAY - 1) is not days[0]  # the oldest went
+
+
 def test_an_unknown_period_is_rejected(model: PriceModel) -> None:
     with pytest.raises(ValueError, match="period"):
         model.bars("EURUSD", 2, MONDAY, MONDAY + DAY)

@@ -1,7 +1,8 @@
 """The simulator's market: bars, ticks, quotes and books of every catalogue symbol, on demand.
 
-Everything is a pure function of (seed, symbol, time): nothing is stored, any range can be asked for in
-any order, and the answers agree with each other:
+Everything is a pure function of (seed, symbol, time): any range can be asked for in any order, and the
+answers agree with each other. (The only thing kept is a bounded cache of finished command 11 bodies, so a
+repeated download is served at once, as a real server serves stored history.)
 
 * ``m1`` is the source of truth; ``bars`` of every period (SPEC §7.17) are summed up from it, so all
   periods agree exactly. A bar is included when its open time t satisfies ``from_s <= t <= to_s``; bar
@@ -19,6 +20,7 @@ already streamed.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +42,8 @@ _DAY = 86_400
 # Longest market closure that quote_at looks back over.
 _QUOTE_LOOKBACK_DAYS = 10
 _LAST_WIRE_TIME = 2**31 - 1
+#: Bytes of command 11 bodies kept for repeated requests (a 100,000-bar page is 4.8 MB).
+RATES_CACHE_BYTES = 1 << 27
 
 
 class PriceModel:
@@ -67,6 +71,8 @@ class PriceModel:
             raise KeyError(f"replayed symbols missing from the catalogue: {', '.join(unknown)}")
         self._sources: dict[str, MarketSource] = {}
         self._minutes: dict[str, _Minute] = {}
+        self._wire_cache: OrderedDict[tuple[str, int, int, int], bytes] = OrderedDict()
+        self._wire_cache_bytes = 0
 
     def source(self, symbol: str) -> MarketSource:
         """Return the data source of a symbol (synthetic, replayed or spliced)."""
@@ -127,10 +133,27 @@ class PriceModel:
     ) -> bytes:
         """Return the body of the command 11 response: the bars as uncounted 48-byte Bar records.
 
+        A body whose every bar has closed by ``now_ms`` can no longer change: the last ones asked for are
+        kept (up to :data:`RATES_CACHE_BYTES`) and served again as they are.
+
         Raises:
             ValueError: ``period`` is not one of the nine period codes of SPEC §7.17.
         """
-        return bars_to_wire(self.bars(symbol, period, from_s, min(to_s, _LAST_WIRE_TIME), now_ms=now_ms))
+        period = Period.parse(period)
+        to_s = min(to_s, _LAST_WIRE_TIME)
+        settled = now_ms is None or next_bar_open(to_s, period) * 1000 <= now_ms
+        key = (symbol, int(period), from_s, to_s)
+        body = self._wire_cache.get(key) if settled else None
+        if body is not None:
+            self._wire_cache.move_to_end(key)
+            return body
+        body = bars_to_wire(self.bars(symbol, period, from_s, to_s, now_ms=now_ms))
+        if settled and len(body) <= RATES_CACHE_BYTES // 4:
+            self._wire_cache[key] = body
+            self._wire_cache_bytes += len(body)
+            while self._wire_cache_bytes > RATES_CACHE_BYTES:
+                self._wire_cache_bytes -= len(self._wire_cache.popitem(last=False)[1])
+        return body
 
     # --- ticks, quotes, books ---------------------------------------------------------------------
 
