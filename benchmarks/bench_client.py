@@ -55,12 +55,12 @@ from pymt5_core.client import MT5Client
 from pymt5_core.rates import BarSink
 from pymt5_core.session import Transport, websocket_connector
 from pymt5_core.sim import SimServer, VirtualClock
-from pymt5_core.transport import CloseHandler, MessageHandler
+from pymt5_core.transport import CloseHandler, LargeHandler, LargeMessage, MessageHandler
 from pymt5_core.wire.enums import Command, Period
 from pymt5_core.wire.frames import (
     HEADER_SIZE,
     RESPONSE_PREFIX_SIZE,
-    FrameCipher,
+    IncomingMessage,
     ResponseFrame,
     pack_message,
     unpack_message,
@@ -90,9 +90,9 @@ class InjectingTransport:
         self.inner = inner
         self.on_message: MessageHandler | None = None
 
-    def start(self, on_message: MessageHandler, on_close: CloseHandler) -> None:
+    def start(self, on_message: MessageHandler, on_close: CloseHandler, on_large: LargeHandler | None = None) -> None:
         self.on_message = on_message
-        self.inner.start(on_message, on_close)
+        self.inner.start(on_message, on_close, on_large)
 
     def inject(self, messages: list[bytes], per_read: int) -> None:
         """Deliver ``messages`` from the event loop, ``per_read`` of them per step (as socket reads would)."""
@@ -193,13 +193,17 @@ class RecordingTransport:
         self.recording = False
         self.received: list[bytes] = []
 
-    def start(self, on_message: MessageHandler, on_close: CloseHandler) -> None:
+    def start(self, on_message: MessageHandler, on_close: CloseHandler, on_large: LargeHandler | None = None) -> None:
         def recorded(message: bytes | memoryview) -> None:
             if self.recording:
                 self.received.append(bytes(message))
             on_message(message)
 
-        self.inner.start(recorded, on_close)
+        def recorded_large(size: int) -> LargeMessage:
+            assert on_large is not None
+            return _Recorded(on_large(size), self) if self.recording else on_large(size)
+
+        self.inner.start(recorded, on_close, recorded_large if on_large is not None else None)
 
     def send(self, message: bytes) -> None:
         self.inner.send(message)
@@ -209,6 +213,21 @@ class RecordingTransport:
 
     def abort(self) -> None:
         self.inner.abort()
+
+
+class _Recorded:
+    """A large message passed on to the session and copied for the recording."""
+
+    def __init__(self, inner: LargeMessage, owner: RecordingTransport) -> None:
+        self.inner, self.owner, self.data = inner, owner, bytearray()
+
+    def feed(self, chunk: memoryview) -> None:
+        self.data += chunk
+        self.inner.feed(chunk)
+
+    def end(self) -> None:
+        self.owner.received.append(bytes(self.data))
+        self.inner.end()
 
 
 def bars_floor(messages: list[bytes], key: bytes) -> float:
@@ -348,7 +367,7 @@ async def bench_bars() -> None:
         ratio_line("    transport receive, same sizes", mine, floor, "reference: the client's transport alone")
         ratio_line("    websockets' client, same sizes", theirs, floor, "reference: websockets' asyncio client")
         shares = CpuShares({
-            "AES decrypt": [(FrameCipher, "decrypt_view")],
+            "AES decrypt": [(IncomingMessage, "feed"), (IncomingMessage, "finish")],
             "body copy": [(ResponseFrame, "decode")],
             "alignment check": [(rates_module, "check_bar_times"), (client_module, "check_bar_times")],
             "decode into the result": [(client_module, "read_bars"), (BarSink, "add")],

@@ -33,7 +33,7 @@ from typing import Any
 from pymt5_core.client import MT5Client
 from pymt5_core.session import Transport, websocket_connector
 from pymt5_core.sim import SimServer, VirtualClock
-from pymt5_core.transport import CloseHandler, MessageHandler
+from pymt5_core.transport import CloseHandler, LargeHandler, MessageHandler
 from pymt5_core.wire.enums import Command
 
 NOW_MS = int(datetime(2026, 11, 18, 12, tzinfo=UTC).timestamp() * 1000)
@@ -55,14 +55,14 @@ class ReplayTransport:
         self.script: deque[list[bytes]] | None = None
         self.on_message: MessageHandler | None = None
 
-    def start(self, on_message: MessageHandler, on_close: CloseHandler) -> None:
+    def start(self, on_message: MessageHandler, on_close: CloseHandler, on_large: LargeHandler | None = None) -> None:
         self.on_message = on_message
 
         def heard(message: bytes | memoryview) -> None:
             self.heard.append(bytes(message))
             on_message(message)
 
-        self.inner.start(heard, on_close)
+        self.inner.start(heard, on_close)  # whole messages: the recording keeps every answer
 
     def replay(self, script: deque[list[bytes]] | None) -> None:
         """Answer from ``script`` from now on (None: from the real connection again)."""

@@ -44,9 +44,9 @@ from pymt5_core.errors import (
     server_error_for_code,
 )
 from pymt5_core.events import ConnectionState, SessionState
-from pymt5_core.transport import CloseHandler, MessageHandler, open_websocket
+from pymt5_core.transport import CloseHandler, LargeHandler, MessageHandler, open_websocket
 from pymt5_core.wire.enums import NO_TIMEOUT_COMMANDS, Command
-from pymt5_core.wire.frames import ClientConnection, ResponseFrame
+from pymt5_core.wire.frames import ClientConnection, IncomingMessage, ResponseFrame
 from pymt5_core.wire.messages import build_login_request, client_id, read_login_response
 
 __all__ = [
@@ -204,7 +204,8 @@ class Transport(Protocol):
     loop; :meth:`send` writes at once and never waits.
     """
 
-    def start(self, on_message: MessageHandler, on_close: CloseHandler) -> None: ...
+    def start(self, on_message: MessageHandler, on_close: CloseHandler, on_large: LargeHandler | None = None) -> None:
+        ...
 
     def send(self, message: bytes) -> None: ...
 
@@ -302,7 +303,7 @@ class Link:
 
     def start(self) -> None:
         """Start receiving from the transport."""
-        self._transport.start(self._on_message, self._on_transport_closed)
+        self._transport.start(self._on_message, self._on_transport_closed, self._on_large)
 
     def _track(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         # Every task of the link is kept until it ends, so close() can wait for all of them.
@@ -371,20 +372,39 @@ class Link:
         try:
             frame = self.conn.receive(message)
         except ProtocolError as exc:
-            if len(message) <= 8:
-                return  # nothing after the header: ignored (SPEC §2.2)
-            # The official client drops such a message (SPEC §2.3), but it may have been an answer (its
-            # caller would wait out the timeout) or a push (the mirror would silently miss a change): end the
-            # link instead, so the reconnect resynchronises everything.
-            reason = f"undecryptable message of {len(message)} bytes ({exc})"
-            self._log.warning("closing the link: %s", reason)
-            self._shutdown(reason)
+            self._undecryptable(len(message), exc)
             return
+        self._handle(frame)
+
+    def _undecryptable(self, size: int, exc: ProtocolError) -> None:
+        if size <= 8:
+            return  # nothing after the header: ignored (SPEC §2.2)
+        # The official client drops such a message (SPEC §2.3), but it may have been an answer (its caller
+        # would wait out the timeout) or a push (the mirror would silently miss a change): end the link
+        # instead, so the reconnect resynchronises everything.
+        reason = f"undecryptable message of {size} bytes ({exc})"
+        self._log.warning("closing the link: %s", reason)
+        self._shutdown(reason)
+
+    def _handle(self, frame: ResponseFrame) -> None:
         try:
             self._on_frame(frame)
         except Exception as exc:  # a failing handler ends the link: the reconnect resynchronises the state
             self._log.exception("handling %s failed: closing the link", _name(frame.command))
             self._shutdown(f"handling {_name(frame.command)} failed: {type(exc).__name__}: {exc}")
+
+    def _on_large(self, size: int) -> _LargeFrame:
+        return _LargeFrame(self, self.conn.incoming(size))
+
+    def _on_frame_finished(self, message: IncomingMessage, size: int) -> None:
+        if self.closed:
+            return
+        try:
+            frame = self.conn.finish(message)
+        except ProtocolError as exc:
+            self._undecryptable(size, exc)
+            return
+        self._handle(frame)
 
     def _on_transport_closed(self, reason: str) -> None:
         self._shutdown(reason or "connection closed by the server")
@@ -462,6 +482,22 @@ class Link:
             for task in late:
                 task.cancel()
             await asyncio.wait(late)
+
+
+class _LargeFrame:
+    """A large message of a link, decrypted as its bytes arrive (the transport's :class:`LargeMessage`)."""
+
+    __slots__ = ("_link", "_message", "_size")
+
+    def __init__(self, link: Link, message: IncomingMessage) -> None:
+        self._link, self._message, self._size = link, message, 0
+
+    def feed(self, chunk: memoryview) -> None:
+        self._size += len(chunk)
+        self._message.feed(chunk)
+
+    def end(self) -> None:
+        self._link._on_frame_finished(self._message, self._size)
 
 
 def _name(command: int) -> str:

@@ -5,9 +5,11 @@ are megabytes and a market order's answer is five messages. So this module drive
 :class:`~websockets.client.ClientProtocol` itself. The opening and closing handshakes, pings, text and
 fragmented messages, masking, size limits and protocol errors stay websockets' work; one case is taken off
 its hands: a whole unmasked binary frame, the only kind an MT5 access server sends. Its 2-10 byte header is
-read here and its payload lands, by the kernel's copy, in a buffer this transport keeps (an
-:class:`asyncio.BufferedProtocol` chooses the memory each read goes to). Every other frame is fed to
-websockets byte for byte, so its parser is at a frame boundary whenever a header is read here.
+read here. Its payload lands, by the kernel's copy, in one read buffer (an :class:`asyncio.BufferedProtocol`
+chooses the memory each read goes to); a message that does not fit one read is handed on piece by piece as
+it arrives, to a :class:`LargeMessage` of the receiver's (the session decrypts it while it is still in the
+CPU's cache) or, by default, gathered in a kept buffer. Every other frame is fed to websockets byte for
+byte, so its parser is at a frame boundary whenever a header is read here.
 
 Messages are handed to the session from the event loop's read callback and sends are written at once, so no
 task sits between the socket and the session. docs/transport.md has the measurements and the limits.
@@ -20,6 +22,7 @@ import contextlib
 import logging
 import ssl as ssl_module
 from collections.abc import Callable
+from typing import Protocol
 
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
@@ -27,13 +30,27 @@ from websockets.protocol import OPEN, State
 from websockets.typing import Origin
 from websockets.uri import parse_uri
 
-__all__ = ["CloseHandler", "MessageHandler", "WebSocketTransport", "open_websocket"]
+__all__ = ["CloseHandler", "LargeHandler", "LargeMessage", "MessageHandler", "WebSocketTransport", "open_websocket"]
 
 #: Called with every binary message. A large one comes as a view on the transport's receive buffer, valid
 #: until the handler returns: a handler that keeps a message copies it (the session decrypts it at once).
 MessageHandler = Callable[[bytes | memoryview], None]
 #: Called once when the connection is gone, with the reason.
 CloseHandler = Callable[[str], None]
+
+
+class LargeMessage(Protocol):
+    """One message too long for a single read, taken in as its bytes arrive."""
+
+    def feed(self, chunk: memoryview) -> None:
+        """The next bytes of the message (a view valid during the call)."""
+
+    def end(self) -> None:
+        """Every byte has been fed."""
+
+
+#: Called when a message too long for one read starts, with its length; returns what takes its bytes.
+LargeHandler = Callable[[int], LargeMessage]
 
 _SCRATCH = 1 << 18  # the read buffer for headers and messages that arrive whole in one read
 _KEEP_LARGE = 1 << 24  # a large-message buffer up to this size is kept for the next one (no fresh pages)
@@ -104,14 +121,15 @@ class WebSocketTransport(asyncio.BufferedProtocol):
         self._view = memoryview(self._scratch)
         self._start = self._end = 0
         self._large = bytearray()
-        self._payload: memoryview | None = None
-        self._filled = 0
+        self._stream: LargeMessage | None = None
+        self._remaining = 0  # bytes of the large message still to come
         self._passthrough = 0  # bytes of the current frame still to feed to websockets
         self._fragmented = False  # websockets is assembling a fragmented message
         self._fragments: list[bytes | bytearray | memoryview] = []
         self._binary = True
         self._cut_scheduled = False
         self._on_message: MessageHandler | None = None
+        self._on_large: LargeHandler = self._collect
         self._on_close: CloseHandler | None = None
         self._early: list[bytes | memoryview] = []
         self._close_reason = ""
@@ -121,9 +139,15 @@ class WebSocketTransport(asyncio.BufferedProtocol):
 
     # --- the session's side -------------------------------------------------------------------------
 
-    def start(self, on_message: MessageHandler, on_close: CloseHandler) -> None:
-        """Deliver messages (those that arrived before included) and the end of the connection from now on."""
+    def start(self, on_message: MessageHandler, on_close: CloseHandler, on_large: LargeHandler | None = None) -> None:
+        """Deliver messages (those that arrived before included) and the end of the connection from now on.
+
+        With ``on_large``, a message longer than one read is fed to what it returns as its bytes arrive
+        (still warm from the socket); without, it is collected and delivered whole to ``on_message``.
+        """
         self._on_message, self._on_close = on_message, on_close
+        if on_large is not None:
+            self._on_large = on_large
         early, self._early = self._early, []
         for message in early:
             on_message(message)
@@ -176,26 +200,12 @@ class WebSocketTransport(asyncio.BufferedProtocol):
         self._flush()
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        if self._payload is not None:
-            return self._payload[self._filled:]
         if self._end == _SCRATCH:
             self._compact()
         return self._view[self._end:]
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self._payload is not None:
-            self._filled += nbytes
-            if self._filled < len(self._payload):
-                return
-            payload, self._payload = self._payload, None
-            try:
-                self._deliver(payload)
-            finally:
-                payload.release()
-                if len(self._large) > _KEEP_LARGE:
-                    self._large = bytearray()
-        else:
-            self._end += nbytes
+        self._end += nbytes
         if self._ws.state is State.CONNECTING:
             self._handshake()
         else:
@@ -253,6 +263,15 @@ class WebSocketTransport(asyncio.BufferedProtocol):
         scratch, view = self._scratch, self._view
         p, end = self._start, self._end
         while p < end:
+            if self._stream is not None:
+                n = min(self._remaining, end - p)
+                self._stream.feed(view[p:p + n])
+                p += n
+                self._remaining -= n
+                if not self._remaining:
+                    stream, self._stream = self._stream, None
+                    stream.end()
+                continue
             if self._passthrough:
                 n = end - p if self._passthrough < 0 else min(self._passthrough, end - p)
                 self._ws.receive_data(bytes(view[p:p + n]))
@@ -289,13 +308,7 @@ class WebSocketTransport(asyncio.BufferedProtocol):
                 self._deliver(bytes(view[p:p + length]))
                 p += length
                 continue
-            if len(self._large) < length:
-                self._large = bytearray()  # the old one's pages go back before the new one takes its own
-                self._large = bytearray(length)
-            payload = memoryview(self._large)[:length]
-            payload[:end - p] = view[p:end]
-            self._payload, self._filled = payload, end - p
-            p = end
+            self._stream, self._remaining = self._on_large(length), length
         self._start = p
         if p == end:
             self._start = self._end = 0
@@ -331,6 +344,17 @@ class WebSocketTransport(asyncio.BufferedProtocol):
         if not self._lost.done():
             self.abort()
 
+    def _collect(self, length: int) -> LargeMessage:
+        """Collect a large message in the kept buffer, for a receiver that takes messages whole."""
+        if len(self._large) < length:
+            self._large = bytearray()  # the old one's pages go back before the new one takes its own
+            self._large = bytearray(length)
+        return _Collected(self, memoryview(self._large)[:length])
+
+    def _delivered_large(self) -> None:
+        if len(self._large) > _KEEP_LARGE:
+            self._large = bytearray()
+
     def _deliver(self, message: bytes | memoryview) -> None:
         if self._on_message is None:
             self._early.append(bytes(message))
@@ -349,3 +373,23 @@ class WebSocketTransport(asyncio.BufferedProtocol):
             elif transport.can_write_eof():
                 with contextlib.suppress(OSError, RuntimeError):
                     transport.write_eof()
+
+
+class _Collected:
+    """A large message gathered into the transport's kept buffer and delivered whole."""
+
+    __slots__ = ("_filled", "_payload", "_transport")
+
+    def __init__(self, transport: WebSocketTransport, payload: memoryview) -> None:
+        self._transport, self._payload, self._filled = transport, payload, 0
+
+    def feed(self, chunk: memoryview) -> None:
+        self._payload[self._filled:self._filled + len(chunk)] = chunk
+        self._filled += len(chunk)
+
+    def end(self) -> None:
+        try:
+            self._transport._deliver(self._payload)
+        finally:
+            self._payload.release()
+            self._transport._delivered_large()

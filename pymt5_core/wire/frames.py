@@ -26,6 +26,7 @@ __all__ = [
     "TOKEN_SIZE",
     "ClientConnection",
     "FrameCipher",
+    "IncomingMessage",
     "RequestFrame",
     "ResponseFrame",
     "ServerConnection",
@@ -163,6 +164,10 @@ class FrameCipher:
             raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
         return plain[:-pad]
 
+    def incoming(self, size: int) -> IncomingMessage:
+        """Decrypt a message of ``size`` bytes (outer header included) piece by piece as it arrives."""
+        return IncomingMessage(self._algorithm, size)
+
     def _decrypt_small(self, ciphertext: bytes | bytearray | memoryview) -> tuple[bytes, int]:
         """The plaintext of a small frame, which starts after 16 bytes to skip, and where it ends (the padding)."""
         plain = self._decryptor.update(_ZERO_BLOCK + ciphertext)  # on the kept context: see the class docstring
@@ -170,6 +175,53 @@ class FrameCipher:
         if not 1 <= pad <= 16 or not plain.endswith(_PADDING[pad]):
             raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
         return plain, len(plain) - pad
+
+
+class IncomingMessage:
+    """One server message decrypted as its bytes arrive: :meth:`feed` every byte of it, then :meth:`finish`.
+
+    The outer header is skipped and the ciphertext decrypted straight into one buffer, a piece at a time,
+    so a page of megabytes is decrypted while its bytes are still in the CPU's cache from the socket read.
+    The result is :meth:`FrameCipher.decrypt_view` of the whole message.
+    """
+
+    __slots__ = ("_decryptor", "_fed", "_out", "_plain", "_size")
+
+    def __init__(self, algorithm: algorithms.AES, size: int) -> None:
+        self._size = size
+        self._fed = 0
+        n = max(size - HEADER_SIZE, 0)
+        self._decryptor = Cipher(algorithm, modes.CBC(_ZERO_IV)).decryptor()
+        self._out = np.empty(n + 15, np.uint8).data  # update_into wants one spare block; left unzeroed
+        self._plain = 0
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Take the next bytes of the message (more than announced raises ``ProtocolError``)."""
+        start = self._fed
+        self._fed += len(chunk)
+        if self._fed > self._size:
+            raise ProtocolError(f"message longer than the {self._size} bytes announced")
+        if start < HEADER_SIZE:
+            chunk = memoryview(chunk)[HEADER_SIZE - start:]
+            if not chunk:
+                return
+        self._plain += self._decryptor.update_into(chunk, self._out[self._plain:])
+
+    def finish(self) -> memoryview:
+        """The plaintext, padding stripped.
+
+        Raises:
+            ProtocolError: bytes missing, a ciphertext that is not a positive multiple of 16, bad padding.
+        """
+        n = self._size - HEADER_SIZE
+        if self._fed != self._size or n <= 0 or n % 16:
+            raise ProtocolError(f"message of {self._fed} of {self._size} bytes: not a whole ciphertext")
+        self._decryptor.finalize()
+        plain = self._out[:self._plain]
+        pad = plain[-1]
+        if not 1 <= pad <= 16 or plain[-pad:] != _PADDING[pad]:
+            raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
+        return plain[:-pad]
 
 
 def pack_message(ciphertext: bytes) -> bytes:
@@ -328,6 +380,21 @@ class ClientConnection:
             frame = _new_response(command, code, plain[_SMALL_BODY_AT:end], reserved)
         else:
             frame = ResponseFrame.decode(self._cipher.decrypt_view(unpack_message(message)))
+        if not self.ready and frame.command == Command.BOOTSTRAP:
+            self._install(frame)
+        return frame
+
+    def incoming(self, size: int) -> IncomingMessage:
+        """Start decrypting a server message of ``size`` bytes as it arrives; :meth:`finish` it at the end."""
+        return self._cipher.incoming(size)
+
+    def finish(self, message: IncomingMessage) -> ResponseFrame:
+        """The frame of a message fed whole to :meth:`incoming`'s result (as :meth:`receive` gives it).
+
+        Raises:
+            ProtocolError: as :meth:`receive`.
+        """
+        frame = ResponseFrame.decode(message.finish())
         if not self.ready and frame.command == Command.BOOTSTRAP:
             self._install(frame)
         return frame

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
@@ -230,6 +231,20 @@ async def test_undecryptable_answer_ends_the_link_instead_of_leaving_the_caller_
             await client.session.request(Command.SYMBOL_GROUPS, timeout=None)
         await ready
     assert (await client.session.request(Command.SYMBOL_GROUPS)).code == 0
+
+
+async def test_an_undecryptable_page_too_long_for_one_read_ends_the_link_and_the_retry_succeeds(
+        client: MT5Client, sim: SimServer, event_waiter) -> None:
+    # 20,000 M1 bars are a 960 kB answer: the transport feeds it to the session piece by piece as it arrives.
+    end = datetime.fromtimestamp(await client.wait_server_time("EURUSD") / 1000 - 86_400 * 3, UTC)
+    ready = ready_again(event_waiter, client)
+    sim.faults.corrupt_next_frame(Command.RATES)
+    async with asyncio.timeout(BOUND):
+        with pytest.raises(ConnectionLost, match="undecryptable"):
+            await client.bars("EURUSD", "M1", end=end, count=20_000)
+        await ready
+    bars = await client.bars("EURUSD", "M1", end=end, count=20_000)
+    assert len(bars) == 20_000 and (bars["close"] > 0).all()
 
 
 async def test_undecryptable_push_is_not_lost_the_reconnect_resyncs_the_mirror(

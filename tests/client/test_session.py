@@ -153,8 +153,9 @@ class MemoryTransport:
         self.on_message: Callable[[bytes | memoryview], None] | None = None
         self.on_close: Callable[[str], None] | None = None
 
-    def start(self, on_message: Callable[[bytes | memoryview], None], on_close: Callable[[str], None]) -> None:
-        self.on_message, self.on_close = on_message, on_close
+    def start(self, on_message: Callable[[bytes | memoryview], None], on_close: Callable[[str], None],
+              on_large: object = None) -> None:
+        self.on_message, self.on_close = on_message, on_close  # messages come whole
 
     def deliver(self, message: bytes) -> None:
         if not self.closed:

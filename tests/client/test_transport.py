@@ -274,8 +274,31 @@ def server_stream(request_bytes: bytes, frames: list[Frame]) -> bytes:
     return b"".join(server.data_to_send())
 
 
+class Pieces:
+    """A receiver's handler of large messages: it keeps the pieces each one arrives in."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self.sizes: list[int] = []
+        self.pieces: list[int] = []
+
+    def __call__(self, size: int) -> Pieces:
+        self.sizes.append(size)
+        self.data = bytearray()
+        return self
+
+    def feed(self, chunk: memoryview) -> None:
+        self.pieces.append(len(chunk))
+        self.data += chunk
+
+    def end(self) -> None:
+        assert len(self.data) == self.sizes[-1]
+        self.inbox.on_message(bytes(self.data))
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
 @pytest.mark.parametrize("chunks", [[1], [2, 3], [7, 1, 13], [4096], [1 << 20]])
-async def test_frames_split_anywhere_between_reads_arrive_intact(chunks: list[int]) -> None:
+async def test_frames_split_anywhere_between_reads_arrive_intact(chunks: list[int], streamed: bool) -> None:
     from websockets.client import ClientProtocol
     from websockets.uri import parse_uri
 
@@ -289,10 +312,13 @@ async def test_frames_split_anywhere_between_reads_arrive_intact(chunks: list[in
     stream = server_stream(bytes(wire.written), frames)
     wire.written.clear()
     inbox = Inbox()
-    transport.start(inbox.on_message, inbox.on_close)
+    pieces = Pieces(inbox)
+    transport.start(inbox.on_message, inbox.on_close, pieces if streamed else None)
     feed(transport, stream, chunks)
     assert transport.opened.done() and transport.is_open
     assert inbox.messages == messages
+    if streamed:  # every message longer than a read came through the handler, piece by piece
+        assert 300_000 in pieces.sizes and all(0 < p <= max(max(chunks), 1 << 18) for p in pieces.pieces)
     assert bytes(wire.written).startswith(b"\x8a")  # the pong, masked as a client's frames are
 
 

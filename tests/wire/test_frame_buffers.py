@@ -34,3 +34,39 @@ def test_decrypt_view_checks_the_padding_like_decrypt() -> None:
     for decrypt in (FrameCipher(KEY).decrypt, FrameCipher(KEY).decrypt_view):
         with pytest.raises(ProtocolError):
             decrypt(bytes(ciphertext))
+
+
+def _fed(cipher: FrameCipher, message: bytes, cuts: list[int]) -> memoryview:
+    incoming = cipher.incoming(len(message))
+    pos = 0
+    for cut in [*cuts, len(message)]:
+        incoming.feed(memoryview(message)[pos:cut])
+        pos = cut
+    return incoming.finish()
+
+
+@pytest.mark.parametrize("cuts", [[], [1], [7, 8, 9], [8], [8, 24], [13, 100, 101, 4000], list(range(0, 9000, 977))])
+@pytest.mark.parametrize("length", [0, 11, 27, 4096 + 3, 8000])
+def test_a_message_fed_in_pieces_decrypts_as_the_whole_one(length: int, cuts: list[int]) -> None:
+    cipher = FrameCipher(KEY)
+    body = bytes((7 * i) % 251 for i in range(length))
+    message = cipher.encrypt_message(ResponseFrame(11, 0, body, 9).prefix(), body)
+    cuts = [c for c in cuts if c < len(message)]
+    assert bytes(_fed(cipher, message, cuts)) == bytes(cipher.decrypt_view(unpack_message(message)))
+
+
+def test_a_message_fed_in_pieces_is_checked_like_a_whole_one() -> None:
+    cipher = FrameCipher(KEY)
+    message = bytearray(cipher.encrypt_message(b"x" * 5000))
+    with pytest.raises(ProtocolError, match="padding"):
+        _fed(cipher, bytes(message[:-1]) + bytes([message[-1] ^ 0x55]), [100])
+    short = cipher.incoming(len(message))
+    short.feed(message[:-16])
+    with pytest.raises(ProtocolError, match="whole ciphertext"):
+        short.finish()
+    with pytest.raises(ProtocolError, match="announced"):
+        cipher.incoming(100).feed(bytes(101))
+    odd = cipher.incoming(8 + 20)
+    odd.feed(bytes(28))
+    with pytest.raises(ProtocolError):
+        odd.finish()
