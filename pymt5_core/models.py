@@ -252,6 +252,27 @@ class AccountInfo:
 # --- trading records --------------------------------------------------------------------------------
 
 
+class _RecordFields:
+    """The fields a model is built from, in its builder's order, taken from a decoded record or wire bytes."""
+
+    __slots__ = ("_read", "fields", "layout", "size")
+
+    def __init__(self, layout: str, names: tuple[str, ...]) -> None:
+        self.layout, self.size = layout, LAYOUTS[layout].size
+        self.fields = itemgetter(*names)
+        self._read = LAYOUTS[layout].reader(names)
+
+    def read(self, data: bytes | bytearray | memoryview, offset: int) -> Any:
+        """The fields of the record at ``offset`` of ``data``, decoding only them.
+
+        Raises:
+            ProtocolError: the record does not fit in ``data``.
+        """
+        if not 0 <= offset <= len(data) - self.size:
+            raise ProtocolError(f"{self.layout} record at offset {offset} does not fit in {len(data)} bytes")
+        return self._read(data, offset)
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """An open position (SPEC §6.4). ``profit`` and ``price_current`` are recomputed from ticks."""
@@ -286,7 +307,7 @@ class Position:
         """Build from a decoded Position record (a mapping of any value types, e.g. a numpy row)."""
         (ticket, order, create_s, update_s, symbol, type_, price_open, price_current, sl, tp, volume, profit,
          commission, swap, magic, comment, contract_size, digits, reason, external_id, create_ms,
-         update_ms) = _POSITION_FIELDS(r)
+         update_ms) = _POSITION.fields(r)
         return _position(int(ticket), int(order), int(create_s), int(update_s), str(symbol), int(type_),
                          float(price_open), float(price_current), float(sl), float(tp), int(volume), float(profit),
                          float(commission), float(swap), int(magic), str(comment), float(contract_size), int(digits),
@@ -295,18 +316,12 @@ class Position:
     @classmethod
     def from_record(cls, r: Mapping[str, Any]) -> Position:
         """Build from a Position record as the wire layer decodes it (Python values: nothing to convert)."""
-        return _position(*_POSITION_FIELDS(r))
+        return _position(*_POSITION.fields(r))
 
     @classmethod
     def from_buffer(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Position:
-        """Build from a Position record at ``offset`` of wire bytes, decoding only the fields it needs.
-
-        Raises:
-            ProtocolError: the record does not fit in ``data``.
-        """
-        if not 0 <= offset <= len(data) - _POSITION_SIZE:
-            raise ProtocolError(f"Position record at offset {offset} does not fit in {len(data)} bytes")
-        return _position(*_POSITION_READ(data, offset))
+        """Build from a Position record at ``offset`` of wire bytes (``ProtocolError`` if it does not fit)."""
+        return _position(*_POSITION.read(data, offset))
 
 
 # The record fields a Position is built from, in the order its builder takes them.
@@ -315,8 +330,7 @@ _POSITION_NAMES = (
     "price_close", "sl", "tp", "trade_volume", "profit", "commission", "storage", "expert", "comment",
     "contract_size", "digits", "trade_reason", "external_id", "time_create_ms", "time_update_ms",
 )
-_POSITION_FIELDS = itemgetter(*_POSITION_NAMES)
-_POSITION_READ, _POSITION_SIZE = LAYOUTS["Position"].reader(_POSITION_NAMES), LAYOUTS["Position"].size
+_POSITION = _RecordFields("Position", _POSITION_NAMES)
 
 
 def _position(ticket: int, order: int, create_s: int, update_s: int, symbol: str, type_: int, price_open: float,
@@ -372,7 +386,7 @@ class Order:
         """Build from a decoded Order record (a mapping of any value types, e.g. a numpy row)."""
         (ticket, symbol, type_, state, volume_initial, volume_current, price_open, price_stoplimit, price_current,
          sl, tp, setup_s, setup_ms, done_s, done_ms, expiration, filling, type_time, reason, magic, position_id,
-         comment, external_id, digits) = _ORDER_FIELDS(r)
+         comment, external_id, digits) = _ORDER.fields(r)
         return _order(int(ticket), str(symbol), int(type_), int(state), int(volume_initial), int(volume_current),
                       float(price_open), float(price_stoplimit), float(price_current), float(sl), float(tp),
                       int(setup_s), int(setup_ms), int(done_s), int(done_ms), int(expiration), int(filling),
@@ -382,18 +396,12 @@ class Order:
     @classmethod
     def from_record(cls, r: Mapping[str, Any]) -> Order:
         """Build from an Order record as the wire layer decodes it (Python values: nothing to convert)."""
-        return _order(*_ORDER_FIELDS(r))
+        return _order(*_ORDER.fields(r))
 
     @classmethod
     def from_buffer(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Order:
-        """Build from an Order record at ``offset`` of wire bytes, decoding only the fields it needs.
-
-        Raises:
-            ProtocolError: the record does not fit in ``data``.
-        """
-        if not 0 <= offset <= len(data) - _ORDER_SIZE:
-            raise ProtocolError(f"Order record at offset {offset} does not fit in {len(data)} bytes")
-        return _order(*_ORDER_READ(data, offset))
+        """Build from an Order record at ``offset`` of wire bytes (``ProtocolError`` if it does not fit)."""
+        return _order(*_ORDER.read(data, offset))
 
 
 # The record fields an Order is built from, in the order its builder takes them.
@@ -403,8 +411,7 @@ _ORDER_NAMES = (
     "time_done_ms", "time_expiration", "type_filling", "type_time", "type_reason", "expert", "position_id",
     "comment", "order_id", "digits",
 )
-_ORDER_FIELDS = itemgetter(*_ORDER_NAMES)
-_ORDER_READ, _ORDER_SIZE = LAYOUTS["Order"].reader(_ORDER_NAMES), LAYOUTS["Order"].size
+_ORDER = _RecordFields("Order", _ORDER_NAMES)
 
 
 def _order(ticket: int, symbol: str, type_: int, state: int, volume_initial: int, volume_current: int,
@@ -452,7 +459,7 @@ class Deal:
     def from_wire(cls, r: Mapping[str, Any]) -> Deal:
         """Build from a decoded Deal record (a mapping of any value types, e.g. a numpy row)."""
         (ticket, order, symbol, type_, entry, volume, price, profit, commission, swap, fee, magic, position_id,
-         comment, create_s, create_ms, reason, external_id) = _DEAL_FIELDS(r)
+         comment, create_s, create_ms, reason, external_id) = _DEAL.fields(r)
         return _deal(int(ticket), int(order), str(symbol), int(type_), int(entry), int(volume), float(price),
                      float(profit), float(commission), float(swap), float(fee), int(magic), int(position_id),
                      str(comment), int(create_s), int(create_ms), int(reason), str(external_id))
@@ -460,18 +467,12 @@ class Deal:
     @classmethod
     def from_record(cls, r: Mapping[str, Any]) -> Deal:
         """Build from a Deal record as the wire layer decodes it (Python values: nothing to convert)."""
-        return _deal(*_DEAL_FIELDS(r))
+        return _deal(*_DEAL.fields(r))
 
     @classmethod
     def from_buffer(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Deal:
-        """Build from a Deal record at ``offset`` of wire bytes, decoding only the fields it needs.
-
-        Raises:
-            ProtocolError: the record does not fit in ``data``.
-        """
-        if not 0 <= offset <= len(data) - _DEAL_SIZE:
-            raise ProtocolError(f"Deal record at offset {offset} does not fit in {len(data)} bytes")
-        return _deal(*_DEAL_READ(data, offset))
+        """Build from a Deal record at ``offset`` of wire bytes (``ProtocolError`` if it does not fit)."""
+        return _deal(*_DEAL.read(data, offset))
 
 
 # The record fields a Deal is built from, in the order its builder takes them.
@@ -480,8 +481,7 @@ _DEAL_NAMES = (
     "commission", "storage", "commission_fee", "expert", "position_id", "comment", "time_create", "time_create_ms",
     "trade_reason", "deal_id",
 )
-_DEAL_FIELDS = itemgetter(*_DEAL_NAMES)
-_DEAL_READ, _DEAL_SIZE = LAYOUTS["Deal"].reader(_DEAL_NAMES), LAYOUTS["Deal"].size
+_DEAL = _RecordFields("Deal", _DEAL_NAMES)
 
 
 def _deal(ticket: int, order: int, symbol: str, type_: int, entry: int, volume: int, price: float, profit: float,
