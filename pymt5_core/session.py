@@ -396,13 +396,13 @@ class Link:
     def _on_large(self, size: int) -> _LargeFrame:
         return _LargeFrame(self, self.conn.incoming(size))
 
-    def _on_frame_finished(self, message: IncomingMessage, size: int) -> None:
+    def _on_frame_finished(self, message: IncomingMessage) -> None:
         if self.closed:
             return
         try:
             frame = self.conn.finish(message)
         except ProtocolError as exc:
-            self._undecryptable(size, exc)
+            self._undecryptable(message.size, exc)
             return
         self._handle(frame)
 
@@ -487,17 +487,13 @@ class Link:
 class _LargeFrame:
     """A large message of a link, decrypted as its bytes arrive (the transport's :class:`LargeMessage`)."""
 
-    __slots__ = ("_link", "_message", "_size")
+    __slots__ = ("_link", "_message", "feed")
 
     def __init__(self, link: Link, message: IncomingMessage) -> None:
-        self._link, self._message, self._size = link, message, 0
-
-    def feed(self, chunk: memoryview) -> None:
-        self._size += len(chunk)
-        self._message.feed(chunk)
+        self._link, self._message, self.feed = link, message, message.feed
 
     def end(self) -> None:
-        self._link._on_frame_finished(self._message, self._size)
+        self._link._on_frame_finished(self._message)
 
 
 def _name(command: int) -> str:

@@ -316,9 +316,7 @@ class WebSocketTransport(asyncio.BufferedProtocol):
     def _compact(self) -> None:
         remaining = self._end - self._start
         self._scratch[:remaining] = self._view[self._start:self._end]
-        self._start, self._end = 0, remaining
-        if remaining == _SCRATCH:  # only an oversized handshake response fills it
-            self._fail_handshake(ConnectionError("handshake response too large"))
+        self._start, self._end = 0, remaining  # never full: _handshake caps the response below its size
 
     def _ws_events(self) -> None:
         """Act on what websockets parsed: data frames are assembled; it answers pings and closes itself."""

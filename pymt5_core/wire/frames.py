@@ -153,16 +153,9 @@ class FrameCipher:
         if n <= _SMALL_FRAME:
             small, end = self._decrypt_small(ciphertext)
             return memoryview(small)[16:end]
-        dec = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).decryptor()
-        # Decrypt straight into one buffer (update_into wants one spare block): about half the time of
-        # update() + slicing on large frames. numpy leaves it unzeroed and backs large ones with huge pages.
-        out = np.empty(n + 15, np.uint8).data
-        plain = out[: dec.update_into(ciphertext, out)]
-        dec.finalize()
-        pad = plain[-1]
-        if not 1 <= pad <= 16 or plain[-pad:] != bytes([pad]) * pad:
-            raise ProtocolError("invalid PKCS#7 padding (wrong key or corrupted frame)")
-        return plain[:-pad]
+        message = IncomingMessage(self._algorithm, n, skip=0)
+        message.feed(ciphertext)
+        return message.finish()
 
     def incoming(self, size: int) -> IncomingMessage:
         """Decrypt a message of ``size`` bytes (outer header included) piece by piece as it arrives."""
@@ -180,29 +173,31 @@ class FrameCipher:
 class IncomingMessage:
     """One server message decrypted as its bytes arrive: :meth:`feed` every byte of it, then :meth:`finish`.
 
-    The outer header is skipped and the ciphertext decrypted straight into one buffer, a piece at a time,
-    so a page of megabytes is decrypted while its bytes are still in the CPU's cache from the socket read.
-    The result is :meth:`FrameCipher.decrypt_view` of the whole message.
+    The outer header (``skip`` bytes) is passed over and the ciphertext decrypted straight into one buffer
+    (``update_into`` wants one spare block; numpy leaves it unzeroed and backs a large one with huge pages),
+    a piece at a time, so a page of megabytes is decrypted while its bytes are still in the CPU's cache
+    from the socket read. The result is :meth:`FrameCipher.decrypt_view` of the ciphertext.
+
+    Attributes:
+        size: the length of the whole message, ``skip`` bytes included.
     """
 
-    __slots__ = ("_decryptor", "_fed", "_out", "_plain", "_size")
+    __slots__ = ("_decryptor", "_fed", "_out", "_plain", "_skip", "size")
 
-    def __init__(self, algorithm: algorithms.AES, size: int) -> None:
-        self._size = size
-        self._fed = 0
-        n = max(size - HEADER_SIZE, 0)
+    def __init__(self, algorithm: algorithms.AES, size: int, *, skip: int = HEADER_SIZE) -> None:
+        self.size, self._skip = size, skip
+        self._fed = self._plain = 0
         self._decryptor = Cipher(algorithm, modes.CBC(_ZERO_IV)).decryptor()
-        self._out = np.empty(n + 15, np.uint8).data  # update_into wants one spare block; left unzeroed
-        self._plain = 0
+        self._out = np.empty(max(size - skip, 0) + 15, np.uint8).data
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> None:
         """Take the next bytes of the message (more than announced raises ``ProtocolError``)."""
         start = self._fed
         self._fed += len(chunk)
-        if self._fed > self._size:
-            raise ProtocolError(f"message longer than the {self._size} bytes announced")
-        if start < HEADER_SIZE:
-            chunk = memoryview(chunk)[HEADER_SIZE - start:]
+        if self._fed > self.size:
+            raise ProtocolError(f"message longer than the {self.size} bytes announced")
+        if start < self._skip:
+            chunk = memoryview(chunk)[self._skip - start:]
             if not chunk:
                 return
         self._plain += self._decryptor.update_into(chunk, self._out[self._plain:])
@@ -213,9 +208,9 @@ class IncomingMessage:
         Raises:
             ProtocolError: bytes missing, a ciphertext that is not a positive multiple of 16, bad padding.
         """
-        n = self._size - HEADER_SIZE
-        if self._fed != self._size or n <= 0 or n % 16:
-            raise ProtocolError(f"message of {self._fed} of {self._size} bytes: not a whole ciphertext")
+        n = self.size - self._skip
+        if self._fed != self.size or n <= 0 or n % 16:
+            raise ProtocolError(f"message of {self._fed} of {self.size} bytes: not a whole ciphertext")
         self._decryptor.finalize()
         plain = self._out[:self._plain]
         pad = plain[-1]
