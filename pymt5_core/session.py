@@ -94,20 +94,26 @@ class PendingRequest(Generic[W]):
     message: bytes
     waiter: W
     sent: bool = False
+    deadline: float | None = None  # when it expires, in the shell's clock (None: never)
 
 
 class RequestQueues(Generic[W]):
-    """Per-command FIFO queues with at most one request in flight per command id (SPEC §2.9)."""
+    """Per-command FIFO queues with at most one request in flight per command id (SPEC §2.9).
+
+    A request may carry a deadline; :meth:`expired` and :meth:`next_deadline` let the shell run one timer
+    for all of them instead of one per request.
+    """
 
     __slots__ = ("_queues",)
 
     def __init__(self) -> None:
         self._queues: dict[int, deque[PendingRequest[W]]] = {}
 
-    def submit(self, command: int, message: bytes, waiter: W) -> tuple[PendingRequest[W], bool]:
+    def submit(self, command: int, message: bytes, waiter: W, deadline: float | None = None
+               ) -> tuple[PendingRequest[W], bool]:
         """Queue a request; the flag tells whether it must be transmitted now."""
         queue = self._queues.setdefault(command, deque())
-        request = PendingRequest(command, message, waiter)
+        request = PendingRequest(command, message, waiter, False, deadline)
         queue.append(request)
         if len(queue) == 1:
             request.sent = True
@@ -137,6 +143,14 @@ class RequestQueues(Generic[W]):
             return self._advance(queue)
         queue.remove(request)
         return None
+
+    def expired(self, now: float) -> list[PendingRequest[W]]:
+        """The requests, in flight or queued, whose deadline is ``now`` or earlier."""
+        return [r for q in self._queues.values() for r in q if r.deadline is not None and r.deadline <= now]
+
+    def next_deadline(self) -> float | None:
+        """The earliest deadline of the requests held, None when none has one."""
+        return min((r.deadline for q in self._queues.values() for r in q if r.deadline is not None), default=None)
 
     def drain(self) -> list[PendingRequest[W]]:
         """Remove and return every request, in flight or queued (the link closed)."""
@@ -299,6 +313,7 @@ class Link:
         self.closed = False
         self.close_reason = ""
         self._closer: asyncio.Task[None] | None = None
+        self._deadline_timer: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
 
     def start(self) -> None:
@@ -322,27 +337,41 @@ class Link:
         if frame.code or not self.conn.ready:
             raise ProtocolError(f"bootstrap refused with code {frame.code}")
 
-    async def request(self, command: int, payload: bytes = b"", timeout: float | None = 30.0) -> ResponseFrame:
-        """Send one request and wait for the frame that completes it.
+    def request(self, command: int, payload: bytes = b"", timeout: float | None = 30.0
+                ) -> asyncio.Future[ResponseFrame]:
+        """Send one request; the future completes with its answer.
 
         Raises:
-            ConnectionLost: the link closed first. RequestTimeout: no answer in time.
+            ConnectionLost: the link is closed (raised here, nothing sent) or closed before the answer (set
+                on the future). RequestTimeout: no answer in time (on the future).
         """
         if self.closed:
             raise ConnectionLost(f"connection closed ({self.close_reason}) before {_name(command)} was sent")
-        return await self._submit(command, self.conn.request(command, payload), timeout)
+        return self._submit(command, self.conn.request(command, payload), timeout)
 
-    async def _submit(self, command: int, message: bytes, timeout: float | None) -> ResponseFrame:
+    def _submit(self, command: int, message: bytes, timeout: float | None) -> asyncio.Future[ResponseFrame]:
         future: asyncio.Future[ResponseFrame] = self._loop.create_future()
-        request, now = self._queues.submit(command, message, future)
-        timer = self._loop.call_later(timeout, self._expire, request) if timeout is not None else None
+        deadline = None if timeout is None else self._loop.time() + timeout
+        request, now = self._queues.submit(command, message, future, deadline)
+        if deadline is not None and (self._deadline_timer is None or deadline < self._deadline_timer.when()):
+            self._arm_deadline_timer(deadline)
         if now:
             self._send(request)
-        try:
-            return await future
-        finally:
-            if timer is not None:
-                timer.cancel()
+        return future
+
+    def _arm_deadline_timer(self, when: float | None) -> None:
+        # One timer for every request of the link, set for the earliest deadline: a request costs no timer of
+        # its own, and one answered in time leaves nothing to cancel.
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+        self._deadline_timer = None if when is None else self._loop.call_at(when, self._expire_overdue)
+
+    def _expire_overdue(self) -> None:
+        self._deadline_timer = None
+        for request in self._queues.expired(self._loop.time()):
+            self._expire(request)
+        if not self.closed:
+            self._arm_deadline_timer(self._queues.next_deadline())
 
     def _send(self, request: PendingRequest[asyncio.Future[ResponseFrame]]) -> None:
         try:
@@ -439,6 +468,7 @@ class Link:
             return
         self.closed = True
         self.close_reason = reason
+        self._arm_deadline_timer(None)
         current = asyncio.current_task()
         for task in list(self._tasks):
             if task is not current:

@@ -56,6 +56,19 @@ def test_request_queues_remove_on_timeout_sends_the_next() -> None:
     assert q.remove(a) is None
 
 
+def test_request_queues_report_expired_requests_and_the_next_deadline() -> None:
+    q: RequestQueues[int] = RequestQueues()
+    a, _ = q.submit(5, b"a", 1, deadline=30.0)
+    b, _ = q.submit(5, b"b", 2, deadline=10.0)  # queued behind a, yet it expires first
+    q.submit(7, b"c", 3)  # no deadline
+    assert q.next_deadline() == 10.0
+    assert q.expired(9.9) == [] and q.expired(10.0) == [b]
+    q.remove(b)
+    assert q.next_deadline() == 30.0 and q.expired(100.0) == [a]
+    q.remove(a)
+    assert q.next_deadline() is None and q.expired(100.0) == []
+
+
 def test_keepalive_is_never_dead_before_a_first_answer() -> None:
     ka = KeepAlive(dead_after=15.0)
     ka.sent(0.0)
@@ -228,6 +241,38 @@ async def test_a_late_answer_completes_the_next_request_as_the_spec_says() -> No
         await first
     server.answer(Command.RATES, b"late answer to 1")
     assert (await second).body == b"late answer to 1"
+    await session.close(logout=False)
+
+
+async def test_a_shorter_timeout_behind_a_longer_one_expires_on_time() -> None:
+    server = FakeServer(hold_all)
+    session = await logged_in(server)
+    slow = asyncio.create_task(session.request(Command.RATES, b"1", timeout=3600.0))
+    quick = asyncio.create_task(session.request(Command.ACCOUNT, timeout=0.05))
+    with pytest.raises(RequestTimeout):
+        await quick
+    assert not slow.done()
+    server.answer(Command.RATES, b"one")
+    assert (await slow).body == b"one"
+    await session.close(logout=False)
+
+
+async def test_a_cancelled_callers_request_still_expires_and_frees_its_command() -> None:
+    second_sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def note_second(server: FakeServer, request: RequestFrame) -> None:
+        if request.payload == b"2":
+            second_sent.set_result(None)
+
+    server = FakeServer(note_second)
+    session = await logged_in(server)
+    first = asyncio.create_task(session.request(Command.RATES, b"1", timeout=0.05))
+    second = asyncio.create_task(session.request(Command.RATES, b"2"))
+    await asyncio.sleep(0)
+    first.cancel()  # nobody waits for "1" any more, but it is in flight: it must still time out
+    await second_sent
+    server.answer(Command.RATES, b"two")
+    assert (await second).body == b"two"
     await session.close(logout=False)
 
 
