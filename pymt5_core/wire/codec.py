@@ -105,8 +105,11 @@ SIZED_TYPES = frozenset({FieldType.STR8, FieldType.STR16, FieldType.BYTES})
 class TimeKind(StrEnum):
     """What an integer field that holds a time counts (the SPEC layout notes); FILETIME is a time by type."""
 
-    #: Unix seconds; 0 means "none".
+    #: Unix seconds of something the server reports happening (a quote, a book, an order, a deal, a symbol
+    #: date); 0 or all bits set (-1, or 4294967295 in a u32) mean "none".
     UNIX = "unix"
+    #: Unix seconds of a bar's open: price history, which may reach back to 1970.
+    HISTORY = "history"
     #: Seconds east of UTC (a server's time zone).
     UTC_OFFSET = "utc_offset"
 

@@ -30,16 +30,20 @@ __all__ = ["ENABLED", "check_array", "check_body", "check_remainder", "check_sec
 
 ENABLED: bool = os.environ.get("PYMT5_DEBUG", "") == "1"
 
-# 1990-01-01 .. 2100-01-01: anything outside is treated as an impossible market time.
-_MIN_S, _MAX_S = 631_152_000, 4_102_444_800
+# 1990-01-01 and 2100-01-01: no quote, order, deal or symbol date of an MT5 server lies outside.
+_Y1990, _Y2100 = 631_152_000, 4_102_444_800
 _FILETIME = "filetime"
 
-#: Per kind of time field: lowest and highest possible value and the value meaning "none" (in the unit the
-#: readers return: seconds, or Unix milliseconds for FILETIME, whose "none" is a zero tick count).
-_WINDOWS: dict[str, tuple[int, int, int | None]] = {
-    TimeKind.UNIX: (_MIN_S, _MAX_S, 0),
-    TimeKind.UTC_OFFSET: (-12 * 3600, 14 * 3600, None),
-    _FILETIME: (_MIN_S * 1000, _MAX_S * 1000, -FILETIME_EPOCH_OFFSET_MS),
+#: Per kind of time field: lowest and highest possible value and the values meaning "none" (in the unit the
+#: readers return: seconds, or Unix milliseconds for FILETIME, whose "none" is a zero tick count). An event
+#: time of "none" is 0 or all bits set: the official terminal sends -1 as the ``lasttime`` of a statistics
+#: record that carries no field (``messages.json`` "tickers"), and all bits set is the protocol's "not set"
+#: (SPEC 7.19), 4294967295 in a u32. Bars are history, which servers may keep from 1970 on.
+_WINDOWS: dict[str, tuple[int, int, tuple[int, ...]]] = {
+    TimeKind.UNIX: (_Y1990, _Y2100, (0, -1, 2**32 - 1)),
+    TimeKind.HISTORY: (0, _Y2100, ()),
+    TimeKind.UTC_OFFSET: (-12 * 3600, 14 * 3600, ()),
+    _FILETIME: (_Y1990 * 1000, _Y2100 * 1000, (-FILETIME_EPOCH_OFFSET_MS,)),
 }
 
 
@@ -58,7 +62,7 @@ def check_remainder(what: str, body_length: int, record_size: int) -> None:
 
 
 def check_seconds(what: str, seconds: npt.NDArray[Any] | int) -> None:
-    """Raise when a Unix-seconds value (or array) lies outside 1990..2100 (zero is allowed: "none")."""
+    """Raise when a Unix-seconds value (or array) lies outside 1990..2100 and is not "none" (0, or all bits set)."""
     _check_window(what, TimeKind.UNIX, seconds)
 
 
@@ -117,10 +121,8 @@ def _get(record: Any, name: str) -> Any:
 
 
 def _check_window(what: str, kind: str, values: npt.NDArray[Any] | int) -> None:
-    lo, hi, none = _WINDOWS[kind]
+    lo, hi, nones = _WINDOWS[kind]
     arr = np.atleast_1d(np.asarray(values)).astype("<i8")
-    bad = (arr < lo) | (arr > hi)
-    if none is not None:
-        bad &= arr != none
+    bad = ((arr < lo) | (arr > hi)) & ~np.isin(arr, nones)
     if bad.any():
         raise ProtocolError(f"{what}: impossible time {int(arr[np.argmax(bad)])}")

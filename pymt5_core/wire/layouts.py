@@ -36,7 +36,7 @@ def n(name: str, ftype: FieldType) -> Field:
 
 
 def unix(name: str, ftype: FieldType) -> Field:
-    """An integer field holding Unix seconds (0 = none)."""
+    """An integer field holding the Unix seconds of an event (:attr:`TimeKind.UNIX`: 0 or all bits set = none)."""
     return Field(name, ftype, time=TimeKind.UNIX)
 
 
@@ -293,7 +293,7 @@ _DECLARATIONS: dict[str, list[Field]] = {
         n("flags", T.U16),
     ],
     "Bar": [
-        unix("time", T.I32),
+        Field("time", T.I32, time=TimeKind.HISTORY),
         n("open", T.F64),
         n("high", T.F64),
         n("low", T.F64),

@@ -24,6 +24,7 @@ def opens(period: Period, n: int = 500) -> np.ndarray:
 
 
 @pytest.mark.parametrize("period", [Period.M1, Period.M5, Period.H4, Period.D1, Period.W1, Period.MN1])
+@pytest.mark.usefixtures("lenient")  # times before 1970, which PYMT5_DEBUG rejects
 def test_aligned_times_pass_as_int32_int64_or_a_strided_bar_column(period: Period) -> None:
     times = opens(period)
     bars = LAYOUTS["Bar"].empty_array(len(times))
@@ -35,6 +36,7 @@ def test_aligned_times_pass_as_int32_int64_or_a_strided_bar_column(period: Perio
 
 @pytest.mark.parametrize(("period", "shift"), [(Period.M1, 1), (Period.M5, 60), (Period.H4, 3600),
                                                 (Period.D1, 3600), (Period.MN1, 86400)])
+@pytest.mark.usefixtures("lenient")  # times before 1970, which PYMT5_DEBUG rejects
 def test_the_first_misaligned_time_is_named_whatever_the_integer_type(period: Period, shift: int) -> None:
     times = opens(period)
     times[[3, 7]] += shift
