@@ -132,6 +132,13 @@ _new_context = positional_constructor(TradeContext)
 _new_quote = positional_constructor(Quote)
 
 
+def _market_request(order_type: int, symbol: str, volume: float, price: float | None, sl: float | None,
+                    tp: float | None, deviation: int, comment: str, filling: int | None) -> TradeRequest:
+    """The request of a market deal (:meth:`MT5Client.buy` and :meth:`MT5Client.sell`)."""
+    return _new_request(_DEAL, symbol, volume, order_type, price or 0.0, 0.0, sl or 0.0, tp or 0.0, deviation,
+                        filling, 0, 0, comment, 0, 0, 0, 0)
+
+
 def to_epoch_seconds(value: datetime | float | int | np.datetime64 | None, what: str = "time") -> int | None:
     """Convert a timezone-aware datetime (or pandas Timestamp), epoch seconds or datetime64 to Unix seconds.
 
@@ -1550,19 +1557,15 @@ class MT5Client:
                   tp: float | None = None, deviation: int = 10, comment: str = "", filling: int | None = None
                   ) -> TradeResult:
         """Open a long position at market (see :meth:`order_send` for errors)."""
-        return await self._market(OrderType.BUY, symbol, volume, price, sl, tp, deviation, comment, filling)
+        return await self.order_send(_market_request(OrderType.BUY, symbol, volume, price, sl, tp, deviation, comment,
+                                                     filling))
 
     async def sell(self, symbol: str, volume: float, *, price: float | None = None, sl: float | None = None,
                    tp: float | None = None, deviation: int = 10, comment: str = "", filling: int | None = None
                    ) -> TradeResult:
         """Open a short position at market (see :meth:`order_send` for errors)."""
-        return await self._market(OrderType.SELL, symbol, volume, price, sl, tp, deviation, comment, filling)
-
-    async def _market(self, order_type: int, symbol: str, volume: float, price: float | None, sl: float | None,
-                      tp: float | None, deviation: int, comment: str, filling: int | None) -> TradeResult:
-        return await self.order_send(_new_request(
-            _DEAL, symbol, volume, order_type, price or 0.0, 0.0, sl or 0.0, tp or 0.0, deviation,
-            filling, 0, 0, comment, 0, 0, 0, 0))
+        return await self.order_send(_market_request(OrderType.SELL, symbol, volume, price, sl, tp, deviation, comment,
+                                                     filling))
 
     async def _place(self, order_type: int, symbol: str, volume: float, price: float, stoplimit: float,
                      sl: float | None, tp: float | None, expiration: Any, comment: str) -> TradeResult:
