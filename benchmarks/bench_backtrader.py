@@ -1,13 +1,20 @@
 """Backtrader adapter benchmarks against the simulator over loopback.
 
 1. Latency from a tick pushed by the simulator to the strategy's ``next()`` (``use_ticks=True`` feed,
-   manual clock): the clock is advanced, and the time from the ``sim.advance()`` call to ``next()`` is
-   measured for the first tick of each step. Reports p50 and p99 in milliseconds.
+   manual clock): the clock is advanced in 250 ms steps, and the time from the ``sim.advance()`` call to
+   the ``next()`` of the step's first tick is measured. The simulator's market is seeded, so the driver
+   asks its price model which steps bring an EURUSD tick (about one in three at this hour) and waits for
+   ``next()`` only on those; the other steps just move the clock. Before each timed step everything is
+   left idle for ``--idle`` seconds, as between the ticks of a live feed: a tick that follows another at
+   once finds threads and caches warm and arrives in less than half the time (see ``--idle 0``), while
+   pauses from 0.05 s to 0.5 s give the same figures within the noise. Reports p50 and p99 in
+   milliseconds, and the due ticks that never reached ``next()`` (``missed``, expected 0).
 2. Cost of the adapter vs Backtrader on a plain ``PandasData`` feed of the same bars: one Cerebro run
    over ``historical=True`` MT5 bars (download included) against a run over a DataFrame of those bars,
    same SMA strategy. Reports both times and their ratio.
 
-Run: ``PYTHONPATH=.:adapters/backtrader python benchmarks/bench_backtrader.py [--steps 300] [--bars 5000]``.
+Run: ``PYTHONPATH=.:adapters/backtrader python benchmarks/bench_backtrader.py [--steps 300] [--idle 0.05]
+[--bars 5000]``.
 """
 
 from __future__ import annotations
@@ -46,45 +53,87 @@ class _Sim:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
+STEP_MS = 250
+WARMUP_TICKS = 5  # ticks delivered before timing starts (the subscription's first moments)
+TICK_TIMEOUT_S = 5.0  # a due tick that has not reached next() by then is counted as missed
+MAX_MISSED = 10  # stop early when ticks go missing: the figures would describe a broken feed
+
+
+def _epoch_ms(stamp: dt.datetime) -> int:
+    return round((stamp - dt.datetime(1970, 1, 1)).total_seconds() * 1000)
+
+
 class _Stamp(bt.Strategy):
-    params = (("seen", None),)
+    params = (("seen", None), ("live", None))
+
+    def notify_data(self, data: Any, status: int, *args: Any, **kwargs: Any) -> None:
+        if status == data.LIVE:
+            self.p.live.set()
 
     def next(self) -> None:
         if self.data._laststatus == self.data.LIVE:
-            self.p.seen(time.perf_counter())
+            self.p.seen(time.perf_counter(), _epoch_ms(self.data.datetime.datetime(0)))
 
 
-def bench_latency(steps: int) -> dict[str, float]:
+def bench_latency(steps: int, idle: float) -> dict[str, float]:
     from pymt5_core.sim.market.clock import VirtualClock
 
     sim = _Sim(VirtualClock.manual(MONDAY_MS))
     account = sim.sim.demo_account
     store = MT5Store(url=sim.sim.url, login=account.login, password=account.password)
+    live = threading.Event()
     got = threading.Event()
-    first: list[float] = []
+    expected = [-1]  # time of the tick the driver waits for (ms)
+    arrival: list[float] = []
 
-    def seen(t: float) -> None:
-        if not got.is_set():
-            first.append(t)
+    def seen(t: float, tick_ms: int) -> None:
+        if tick_ms == expected[0] and not got.is_set():
+            arrival.append(t)
             got.set()
+
+    async def first_due() -> int | None:
+        """Time of the first EURUSD tick the next step will push, if any (same interval as the pump's)."""
+        now = sim.sim.clock.now_ms()
+        due = sim.sim.model.ticks("EURUSD", now + 1, now + STEP_MS)
+        return int(due["time_ms"][0]) if len(due) else None
 
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(store.getdata(dataname="EURUSD", use_ticks=True, timeframe=bt.TimeFrame.Minutes,
                                   qcheck=0.001, first_tick_wait=0.05))
-    cerebro.addstrategy(_Stamp, seen=seen)
+    cerebro.addstrategy(_Stamp, seen=seen, live=live)
     latencies: list[float] = []
+    counts = {"clock_steps": 0, "missed": 0, "warmup": 0}
+    failure: list[BaseException] = []
 
     def drive() -> None:
-        for _ in range(steps * 20):
-            if len(latencies) >= steps:
-                break
-            got.clear()
-            first.clear()
-            t0 = time.perf_counter()
-            sim.call(sim.sim.advance(250))
-            if got.wait(0.5):
-                latencies.append((first[0] - t0) * 1000)
-        cerebro.runstop()
+        try:
+            if not live.wait(60):
+                raise RuntimeError("the feed never went LIVE")
+            while len(latencies) + counts["missed"] < steps and counts["clock_steps"] < steps * 50:
+                if counts["missed"] >= MAX_MISSED:
+                    break
+                counts["clock_steps"] += 1
+                tick_ms = sim.call(first_due())
+                if tick_ms is None:
+                    sim.call(sim.sim.advance(STEP_MS))
+                    continue
+                got.clear()
+                arrival.clear()
+                expected[0] = tick_ms
+                time.sleep(idle)
+                t0 = time.perf_counter()
+                sim.call(sim.sim.advance(STEP_MS))
+                delivered = got.wait(TICK_TIMEOUT_S)
+                if counts["warmup"] < WARMUP_TICKS:
+                    counts["warmup"] += 1
+                elif delivered:
+                    latencies.append((arrival[0] - t0) * 1000)
+                else:
+                    counts["missed"] += 1
+        except BaseException as exc:  # re-raised on the main thread once Cerebro has stopped
+            failure.append(exc)
+        finally:
+            cerebro.runstop()
 
     runner = threading.Thread(target=drive)
     sim.call(sim.sim.advance(1000))
@@ -92,8 +141,11 @@ def bench_latency(steps: int) -> dict[str, float]:
     cerebro.run()
     runner.join()
     sim.close()
+    if failure:
+        raise failure[0]
     latencies.sort()
-    return {"ticks": len(latencies), "p50_ms": statistics.median(latencies),
+    return {"ticks": len(latencies), "missed": counts["missed"], "clock_steps": counts["clock_steps"],
+            "p50_ms": statistics.median(latencies),
             "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
 
 
@@ -142,9 +194,10 @@ def bench_overhead(bars: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="ticks to time")
+    parser.add_argument("--idle", type=float, default=0.05, help="seconds of quiet before each timed tick")
     parser.add_argument("--bars", type=int, default=5000, help="M1 bars for the overhead run")
     args = parser.parse_args()
-    results = {"latency": bench_latency(args.steps), "overhead": bench_overhead(args.bars)}
+    results = {"latency": bench_latency(args.steps, args.idle), "overhead": bench_overhead(args.bars)}
     print(json.dumps(results, indent=2))
 
 
