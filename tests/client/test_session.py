@@ -257,6 +257,19 @@ async def test_a_shorter_timeout_behind_a_longer_one_expires_on_time() -> None:
     await session.close(logout=False)
 
 
+async def test_the_deadline_timer_moves_on_to_the_next_request_after_expiring_one() -> None:
+    server = FakeServer(hold_all)
+    session = await logged_in(server)
+    first = asyncio.create_task(session.request(Command.RATES, timeout=0.02))
+    second = asyncio.create_task(session.request(Command.ACCOUNT, timeout=0.05))
+    answered = asyncio.create_task(session.request(Command.SYMBOLS, timeout=3600.0))
+    results = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 10)  # not a hang
+    assert [type(r) for r in results] == [RequestTimeout, RequestTimeout]
+    server.answer(Command.SYMBOLS, b"still there")
+    assert (await answered).body == b"still there"
+    await session.close(logout=False)
+
+
 async def test_a_cancelled_callers_request_still_expires_and_frees_its_command() -> None:
     second_sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
