@@ -83,11 +83,27 @@ def ratio_line(name: str, value: float, baseline: float, target: str, unit: str 
     print(f"{name:<34} {value:10.4f} {unit} vs {baseline:10.4f} {unit}  ratio {value / baseline:6.2f}  ({target})")
 
 
-class InjectingTransport:
-    """A client transport that can also deliver messages made up by the benchmark (benchmark only)."""
+class WrappedTransport:
+    """A client transport passing sends and closing on to a real one (the base of the benchmarks' transports)."""
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
+
+    def send(self, message: bytes) -> None:
+        self.inner.send(message)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def abort(self) -> None:
+        self.inner.abort()
+
+
+class InjectingTransport(WrappedTransport):
+    """A client transport that can also deliver messages made up by the benchmark (benchmark only)."""
+
+    def __init__(self, inner: Transport) -> None:
+        super().__init__(inner)
         self.on_message: MessageHandler | None = None
 
     def start(self, on_message: MessageHandler, on_close: CloseHandler, on_large: LargeHandler | None = None) -> None:
@@ -104,15 +120,6 @@ class InjectingTransport:
         assert self.on_message is not None
         for message in messages:
             self.on_message(message)
-
-    def send(self, message: bytes) -> None:
-        self.inner.send(message)
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-    def abort(self) -> None:
-        self.inner.abort()
 
 
 async def login(sim: SimServer, **kwargs: Any) -> MT5Client:
@@ -185,11 +192,11 @@ async def transport_receive(url: str, sizes: list[int]) -> tuple[float, float]:
     return ours, theirs
 
 
-class RecordingTransport:
+class RecordingTransport(WrappedTransport):
     """A client transport that keeps the messages it receives while ``recording`` (benchmark only)."""
 
     def __init__(self, inner: Transport) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.recording = False
         self.received: list[bytes] = []
 
@@ -204,15 +211,6 @@ class RecordingTransport:
             return _Recorded(on_large(size), self) if self.recording else on_large(size)
 
         self.inner.start(recorded, on_close, recorded_large if on_large is not None else None)
-
-    def send(self, message: bytes) -> None:
-        self.inner.send(message)
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-    def abort(self) -> None:
-        self.inner.abort()
 
 
 class _Recorded:

@@ -133,10 +133,12 @@ _new_quote = positional_constructor(Quote)
 
 
 def _market_request(order_type: int, symbol: str, volume: float, price: float | None, sl: float | None,
-                    tp: float | None, deviation: int, comment: str, filling: int | None) -> TradeRequest:
-    """The request of a market deal (:meth:`MT5Client.buy` and :meth:`MT5Client.sell`)."""
+                    tp: float | None, deviation: int, comment: str, filling: int | None, position: int = 0
+                    ) -> TradeRequest:
+    """The request of a market deal: a new position (:meth:`MT5Client.buy`, :meth:`MT5Client.sell`) or the
+    close of ``position``."""
     return _new_request(_DEAL, symbol, volume, order_type, price or 0.0, 0.0, sl or 0.0, tp or 0.0, deviation,
-                        filling, 0, 0, comment, 0, 0, 0, 0)
+                        filling, 0, 0, comment, position, 0, 0, 0)
 
 
 def to_epoch_seconds(value: datetime | float | int | np.datetime64 | None, what: str = "time") -> int | None:
@@ -1652,9 +1654,8 @@ class MT5Client:
             raise TradeRejected(Retcode.INVALID, f"position {position_ticket} does not exist")
         if volume is not None and check_number(volume, "volume", retcode=Retcode.INVALID_VOLUME) <= 0:
             raise TradeRejected(Retcode.INVALID_VOLUME, f"volume {volume:g} must be positive")
-        return await self.order_send(_new_request(
-            _DEAL, pos.symbol, volume or pos.volume, 1 - pos.type, 0.0, 0.0, 0.0, 0.0, deviation, None, 0,
-            0, "", position_ticket, 0, 0, 0))
+        return await self.order_send(_market_request(1 - pos.type, pos.symbol, volume or pos.volume, None, None, None,
+                                                     deviation, "", None, position_ticket))
 
     async def close_by(self, position_ticket: int, opposite_ticket: int) -> TradeResult:
         """Close a position by an opposite one of the same symbol (hedging accounts)."""

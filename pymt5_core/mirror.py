@@ -220,21 +220,18 @@ class StateMirror:
         for ticket, pos in new_positions.items():
             if self._positions.get(ticket) != pos:
                 self._positions[ticket] = pos
-                if self._listening(TradeTransaction):
-                    self._emit_transaction(_POSITION_CHANGED, position=pos)
+                self._emit_transaction(_POSITION_CHANGED, position=pos)
         new_orders = {o.ticket: o for o in map(Order.from_wire, orders)}
         for ticket, old_order in list(self._orders.items()):
             if ticket not in new_orders:
                 del self._orders[ticket]
-                if self._listening(TradeTransaction):
-                    self._emit_transaction(_T.ORDER_DELETE, order=old_order)
+                self._emit_transaction(_T.ORDER_DELETE, order=old_order)
                 self._lifecycle(old_order, old_order, history=False, removed=True)
         for ticket, order in new_orders.items():
             previous = self._orders.get(ticket)
             if previous != order:
                 self._orders[ticket] = order
-                if self._listening(TradeTransaction):
-                    self._emit_transaction(_T.ORDER_UPDATE if previous else _T.ORDER_ADD, order=order)
+                self._emit_transaction(_T.ORDER_UPDATE if previous else _T.ORDER_ADD, order=order)
                 self._lifecycle(order, previous, history=False)
 
     def add_history(self, deals: Iterable[Mapping[str, Any]], orders: Iterable[Mapping[str, Any]]) -> None:
@@ -312,23 +309,21 @@ class StateMirror:
         if u.transaction_type == 2:
             if table.pop(order.ticket, None) is None:
                 return
-            if self._listening(TradeTransaction):
-                self._emit_transaction(kind, order=order)
+            self._emit_transaction(kind, order=order)
             if not history:
                 self._lifecycle(order, previous, history=False, removed=True)
             return
         if previous is not None and ((history and u.transaction_type == 0) or previous == order):
             return  # "add to history unless already present", or nothing changed
         table[order.ticket] = order
-        if self._listening(TradeTransaction):
-            self._emit_transaction(kind, order=order)
+        self._emit_transaction(kind, order=order)
         self._lifecycle(order, previous, history=history)
 
     def _emit_transaction(self, kind: TransactionType, *, order: Order | None = None, deal: Deal | None = None,
                           position: Position | None = None) -> None:
-        """Emit a :class:`TradeTransaction`; callers ask ``_listening`` first (nobody listening is common, and
-        then no event is built)."""
-        self._emit(TradeTransaction(kind, order, deal, position))
+        """Emit a :class:`TradeTransaction` if anyone listens (nobody listening is common: then none is built)."""
+        if self._listening(TradeTransaction):
+            self._emit(TradeTransaction(kind, order, deal, position))
 
     def _lifecycle(self, order: Order, previous: Order | None, *, history: bool, removed: bool = False) -> None:
         log = self._log.get(order.ticket)
@@ -385,20 +380,17 @@ class StateMirror:
             if pos.volume_wire <= 0:
                 return False
             self._positions[pos.ticket] = pos
-            if self._listening(TradeTransaction):
-                self._emit_transaction(_POSITION_CHANGED, position=pos)
+            self._emit_transaction(_POSITION_CHANGED, position=pos)
             return True
         if pos.volume_wire > 0:
             if existing != pos:
                 if ticket != pos.ticket:
                     del self._positions[ticket]
                 self._positions[pos.ticket] = pos
-                if self._listening(TradeTransaction):
-                    self._emit_transaction(_POSITION_CHANGED, position=pos)
+                self._emit_transaction(_POSITION_CHANGED, position=pos)
         else:
             del self._positions[ticket]
-            if self._listening(TradeTransaction):
-                self._emit_transaction(_POSITION_CHANGED, position=pos)
+            self._emit_transaction(_POSITION_CHANGED, position=pos)
         return True
 
     def _apply_deal_record(self, deal: Deal, transaction_type: int) -> None:
@@ -415,14 +407,12 @@ class StateMirror:
                 if mark.frozen is None:
                     mark.frozen = self.known_deals(mark)
             del self._deals[deal.ticket]
-            if self._listening(TradeTransaction):
-                self._emit_transaction(_T.DEAL_DELETE, deal=deal)
+            self._emit_transaction(_T.DEAL_DELETE, deal=deal)
             return
         else:
             return
         self._deals[deal.ticket] = deal
-        if self._listening(TradeTransaction):
-            self._emit_transaction(_DEAL_KIND[transaction_type], deal=deal)
+        self._emit_transaction(_DEAL_KIND[transaction_type], deal=deal)
 
 
 def _account_settings(body: AccountBody) -> tuple[Any, ...]:

@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from pymt5_core._timeframes import RATES_DTYPE
 from pymt5_core.wire.enums import Period
+from pymt5_core.wire.layouts import LAYOUTS
 from pymt5_core.wire.messages.market import check_bar_times
 
 if TYPE_CHECKING:
@@ -30,12 +31,21 @@ __all__ = ["RATES_DTYPE", "BarSink", "FrameSink", "RatesSink", "max_bars", "rate
 FIRST_CAPACITY = 1 << 22
 
 _PRICES = ("open", "high", "low", "close")
-# The four prices are 32 contiguous bytes in both the wire Bar and the rates record: one opaque copy per record.
-_RAW_PRICES = np.dtype({"names": ["p"], "formats": ["V32"], "offsets": [4], "itemsize": 48})
-_OUT_PRICES = np.dtype({"names": ["p"], "formats": ["V32"], "offsets": [8], "itemsize": RATES_DTYPE.itemsize})
 _Unit = Literal["s", "ms", "us", "ns"]
 _UNIT_SCALE: dict[_Unit, int] = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 _R = TypeVar("_R")
+
+
+def _prices_block(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """A view of ``dtype``'s four prices, which are contiguous in both the wire Bar and the rates record, as one
+    opaque field: one copy per record moves all four."""
+    offsets = [dtype.fields[name][1] for name in _PRICES]  # type: ignore[index]
+    assert offsets == list(range(offsets[0], offsets[0] + 32, 8)), "the four prices must be contiguous"
+    return np.dtype({"names": ["p"], "formats": ["V32"], "offsets": [offsets[0]], "itemsize": dtype.itemsize})
+
+
+_RAW_PRICES = _prices_block(LAYOUTS["Bar"].dtype)
+_OUT_PRICES = _prices_block(RATES_DTYPE)
 
 
 def max_bars(period: Period, start_s: int, end_s: int) -> int:
@@ -133,11 +143,7 @@ class RatesSink(BarSink[npt.NDArray[Any]]):
 
     def _write(self, rows: slice, page: npt.NDArray[Any]) -> None:
         out = self._arrays[0][rows]
-        if page.dtype.itemsize == 48 and page.dtype.fields and page.dtype.fields["open"][1] == 4:
-            out.view(_OUT_PRICES)["p"] = page.view(_RAW_PRICES)["p"]
-        else:
-            for name in _PRICES:
-                out[name] = page[name]
+        out.view(_OUT_PRICES)["p"] = page.view(_RAW_PRICES)["p"]
         out["tick_volume"] = page["tick_volume"]
         out["spread"] = 0
         out["real_volume"] = np.rint(page["real_volume"])

@@ -58,7 +58,7 @@ _TYPE_FLAG = {0: int(OrderFlags.MARKET), 1: int(OrderFlags.MARKET), 2: int(Order
               4: int(OrderFlags.STOP), 5: int(OrderFlags.STOP), 6: int(OrderFlags.STOP_LIMIT),
               7: int(OrderFlags.STOP_LIMIT)}
 _SL_FLAG, _TP_FLAG, _CLOSE_BY_FLAG = int(OrderFlags.SL), int(OrderFlags.TP), int(OrderFlags.CLOSE_BY)
-_FILL_FLAG = {OrderFilling.FOK: 1, OrderFilling.IOC: 2, OrderFilling.BOC: 4}
+_FILL_FLAG: dict[int, int] = {OrderFilling.FOK: 1, OrderFilling.IOC: 2, OrderFilling.BOC: 4}
 _PER_LOT_MARGIN = frozenset({CalcMode.FUTURES, CalcMode.EXCH_FUTURES, CalcMode.EXCH_FUTURES_FORTS})
 _VALUED_AT_LAST = frozenset({32, 35, 37, 38, 39})
 _MAX_PRICE = 1e9
@@ -314,14 +314,13 @@ def _check_expiration(sym: SymbolInfo, type_time: int, expiration: int, now_s: i
 def _check_filling(sym: SymbolInfo, filling: int, *, market: bool) -> None:
     if filling == OrderFilling.RETURN:
         return
-    flag = _FILL_FLAG.get(OrderFilling(filling)) if 0 <= filling <= 3 else None
+    flag = _FILL_FLAG.get(filling)  # int keys: the enum members hash as their values
     if flag is None or not sym.filling_flags & flag or (market and filling == OrderFilling.BOC):
         raise _reject(Retcode.INVALID_FILL, f"filling {filling} is not allowed for {sym.name}")
 
 
 def _market_filling(sym: SymbolInfo, requested: int | None) -> int:
-    if requested is not None:
-        _check_filling(sym, requested, market=True)
+    if requested is not None:  # checked by _execution
         return requested
     if sym.filling_flags & _IOC_FLAG:
         return _IOC

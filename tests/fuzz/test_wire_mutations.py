@@ -16,7 +16,6 @@ import contextlib
 import json
 import struct
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,9 +34,8 @@ from pymt5_core.wire.frames import (
     ServerConnection,
     pack_message,
 )
-from tests.wire.test_properties import FIXED, READERS, SEEDS
+from tests.wire.test_properties import FIXED, READERS, SEEDS, VECTORS
 
-VECTORS = Path(__file__).parents[1] / "data" / "vectors"
 EXTREMES = [0, 1, 2, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 2**31 - 1, 2**31, 2**32 - 1]
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import backtrader as bt
 
 from pymt5_core.errors import InvalidRequest
+from pymt5_core.wire.enums import OrderTime, OrderType, Retcode
 
 __all__ = [
     "DONE_RETCODES",
@@ -50,14 +51,15 @@ __all__ = [
     "volume_to_size",
 ]
 
-# --- MetaTrader5 constants used by the adapter (public API values) ------------------------------------
+# --- MetaTrader5 constants used by the adapter (the core's enums, under the MetaTrader5 names) ----------
 
-ORDER_TYPE_BUY, ORDER_TYPE_SELL = 0, 1
-ORDER_TIME_GTC, ORDER_TIME_DAY, ORDER_TIME_SPECIFIED = 0, 1, 2
-RETCODE_PLACED, RETCODE_DONE, RETCODE_DONE_PARTIAL, RETCODE_NO_MONEY = 10008, 10009, 10010, 10019
-RETCODE_INVALID_VOLUME = 10014
+ORDER_TYPE_BUY, ORDER_TYPE_SELL = OrderType.BUY, OrderType.SELL
+ORDER_TIME_GTC, ORDER_TIME_DAY, ORDER_TIME_SPECIFIED = OrderTime.GTC, OrderTime.DAY, OrderTime.SPECIFIED
+RETCODE_PLACED, RETCODE_DONE, RETCODE_DONE_PARTIAL, RETCODE_NO_MONEY = (
+    Retcode.PLACED, Retcode.DONE, Retcode.DONE_PARTIAL, Retcode.NO_MONEY)
+RETCODE_INVALID_VOLUME = Retcode.INVALID_VOLUME
 #: Retcodes meaning "executed, at least partly".
-DONE_RETCODES = frozenset({10009, 10010, 11001})
+DONE_RETCODES = frozenset({Retcode.DONE, Retcode.DONE_PARTIAL, Retcode.DONE_PARTIAL_ALT})
 
 #: Backtrader (timeframe, compression) -> MT5 period name. Anything else raises in :func:`parse_timeframe`.
 MAP_TIMEFRAME: dict[tuple[int, int], str] = {
