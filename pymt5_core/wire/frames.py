@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -71,15 +73,17 @@ INITIAL_KEY = deobfuscate_key(INITIAL_KEY_OBFUSCATED)
 class FrameCipher:
     """AES-CBC with a zero IV and PKCS#7 padding; every message is encrypted independently.
 
-    Creating a cipher context costs more than encrypting a small message, so one CBC context per direction
-    is kept for messages up to 4 KiB (larger ones take a new context, whose cost is small against theirs).
+    Creating a cipher context (about 20 us with OpenSSL 3) costs more than encrypting a small message, so
+    contexts are kept: one per direction for messages up to 4 KiB, and one decrypting context lent to each
+    large message read piece by piece (:meth:`incoming`; a message left unfinished keeps it, and the next one
+    takes a new context). Large messages sent take a new context, whose cost is small against theirs.
     A kept context chains on from the last ciphertext block it saw. Encrypting, XOR-ing that block into a
     message's first block cancels the chaining; decrypting, a zero block fed first makes it the zero IV
     (its own plaintext is dropped). Either way every message comes out exactly as under a new context with
     the zero IV. The contexts carry state: one cipher serves one connection, from one thread.
     """
 
-    __slots__ = ("_algorithm", "_decryptor", "_encrypt_chain", "_encryptor", "key_size")
+    __slots__ = ("_algorithm", "_decryptor", "_encrypt_chain", "_encryptor", "_spare", "key_size")
 
     def __init__(self, key: bytes) -> None:
         if len(key) not in (16, 24, 32):
@@ -88,6 +92,7 @@ class FrameCipher:
         self._encryptor = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).encryptor()
         self._decryptor = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).decryptor()
         self._encrypt_chain = 0  # the last ciphertext block the encrypting context saw, as an int
+        self._spare: Any = None  # a decrypting context for large messages, lent to one at a time
         self.key_size = len(key)
 
     def __repr__(self) -> str:
@@ -153,13 +158,19 @@ class FrameCipher:
         if n <= _SMALL_FRAME:
             small, end = self._decrypt_small(ciphertext)
             return memoryview(small)[16:end]
-        message = IncomingMessage(self._algorithm, n, skip=0)
+        message = self.incoming(n, skip=0)
         message.feed(ciphertext)
         return message.finish()
 
-    def incoming(self, size: int) -> IncomingMessage:
+    def incoming(self, size: int, *, skip: int = HEADER_SIZE) -> IncomingMessage:
         """Decrypt a message of ``size`` bytes (outer header included) piece by piece as it arrives."""
-        return IncomingMessage(self._algorithm, size)
+        context, self._spare = self._spare, None  # lent: a message left unfinished keeps it
+        if context is None:
+            context = Cipher(self._algorithm, modes.CBC(_ZERO_IV)).decryptor()
+        return IncomingMessage(context, size, skip=skip, on_finished=self._give_back)
+
+    def _give_back(self, context: Any) -> None:
+        self._spare = context
 
     def _decrypt_small(self, ciphertext: bytes | bytearray | memoryview) -> tuple[bytes, int]:
         """The plaintext of a small frame, which starts after 16 bytes to skip, and where it ends (the padding)."""
@@ -178,17 +189,23 @@ class IncomingMessage:
     a piece at a time, so a page of megabytes is decrypted while its bytes are still in the CPU's cache
     from the socket read. The result is :meth:`FrameCipher.decrypt_view` of the ciphertext.
 
+    Args:
+        context: a CBC decrypting context on the message's key; its chaining is reset to the zero IV here (a
+            zero block fed first). ``on_finished`` gets it back once the message ended on a whole block.
+
     Attributes:
         size: the length of the whole message, ``skip`` bytes included.
     """
 
-    __slots__ = ("_decryptor", "_fed", "_out", "_plain", "_skip", "size")
+    __slots__ = ("_decryptor", "_fed", "_on_finished", "_out", "_plain", "_skip", "size")
 
-    def __init__(self, algorithm: algorithms.AES, size: int, *, skip: int = HEADER_SIZE) -> None:
+    def __init__(self, context: Any, size: int, *, skip: int = HEADER_SIZE,
+                 on_finished: Callable[[Any], None] | None = None) -> None:
         self.size, self._skip = size, skip
         self._fed = self._plain = 0
-        self._decryptor = Cipher(algorithm, modes.CBC(_ZERO_IV)).decryptor()
-        self._out = np.empty(max(size - skip, 0) + 15, np.uint8).data
+        self._decryptor, self._on_finished = context, on_finished
+        self._out = np.empty(max(size - skip, 16) + 15, np.uint8).data
+        context.update_into(_ZERO_BLOCK, self._out)  # chaining from zero: the next block sees the zero IV
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> None:
         """Take the next bytes of the message (more than announced raises ``ProtocolError``)."""
@@ -211,7 +228,9 @@ class IncomingMessage:
         n = self.size - self._skip
         if self._fed != self.size or n <= 0 or n % 16:
             raise ProtocolError(f"message of {self._fed} of {self.size} bytes: not a whole ciphertext")
-        self._decryptor.finalize()
+        if self._on_finished is not None:  # no partial block is left in the context: it can serve again
+            self._on_finished(self._decryptor)
+            self._on_finished = None
         plain = self._out[:self._plain]
         pad = plain[-1]
         if not 1 <= pad <= 16 or plain[-pad:] != _PADDING[pad]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pymt5_core.errors import ProtocolError
-from pymt5_core.wire.frames import FrameCipher, ResponseFrame, pack_message, unpack_message
+from pymt5_core.wire.frames import HEADER_SIZE, FrameCipher, ResponseFrame, pack_message, unpack_message
 
 KEY = bytes(range(32))
 
@@ -70,3 +70,21 @@ def test_a_message_fed_in_pieces_is_checked_like_a_whole_one() -> None:
     odd.feed(bytes(28))
     with pytest.raises(ProtocolError):
         odd.finish()
+
+
+def test_messages_read_in_pieces_after_an_unfinished_one_decrypt_as_whole_ones() -> None:
+    # Large messages share one lent decrypting context: a message abandoned midway (a partial block fed)
+    # or cut short must not leak its chaining or its partial block into the next one.
+    cipher = FrameCipher(KEY)
+    bodies = [bytes((5 * i + k) % 253 for i in range(6000 + 37 * k)) for k in range(3)]
+    messages = [cipher.encrypt_message(ResponseFrame(11, 0, b, 1).prefix(), b) for b in bodies]
+    abandoned = cipher.incoming(len(messages[0]))
+    abandoned.feed(memoryview(messages[0])[:HEADER_SIZE + 21])
+    short = cipher.incoming(len(messages[1]))
+    short.feed(memoryview(messages[1])[:-16])
+    with pytest.raises(ProtocolError, match="whole ciphertext"):
+        short.finish()
+    for message in [*messages, *messages]:
+        whole = bytes(FrameCipher(KEY).decrypt_view(unpack_message(message)))
+        assert bytes(_fed(cipher, message, [HEADER_SIZE + 5, 1000, 1001])) == whole
+        assert bytes(cipher.decrypt_view(unpack_message(message))) == whole
