@@ -22,6 +22,7 @@ from pymt5_core.errors import (
     ServerError,
     TradeRejected,
     TradeServerUnavailable,
+    UnknownSymbol,
 )
 from pymt5_core.events import (
     AccountUpdate,
@@ -98,6 +99,7 @@ __all__ = [
     "TradeServerUnavailable",
     "TradeTransaction",
     "TransactionType",
+    "UnknownSymbol",
     "__version__",
     "backoff",
     "connect",

@@ -44,6 +44,7 @@ from pymt5_core.errors import (
     RequestTimeout,
     ServerError,
     TradeRejected,
+    UnknownSymbol,
 )
 from pymt5_core.events import (
     EVENT_TYPES,
@@ -637,7 +638,7 @@ class MT5Client:
         none comes (market closed), this machine's clock is the answer.
 
         Raises:
-            InvalidRequest: unknown symbol. NotConnected: not logged in.
+            UnknownSymbol: unknown symbol. NotConnected: not logged in.
         """
         sym = self._require_symbol(symbol)
         if self._server_offset_ms is None:
@@ -813,7 +814,7 @@ class MT5Client:
         if sym is None:
             if not self._symbols:
                 raise NotConnected("not logged in: no symbol list")
-            raise InvalidRequest(f"unknown symbol {name!r}", retcode=Retcode.INVALID)
+            raise UnknownSymbol(name)
         return sym
 
     def _with_quote(self, sym: _Symbol, info: SymbolInfo) -> SymbolInfo:
@@ -836,13 +837,14 @@ class MT5Client:
         """The full configuration of a symbol (loaded with command 18 once, then kept current by push 13).
 
         Raises:
-            InvalidRequest: unknown symbol. NotConnected: not logged in.
+            UnknownSymbol: unknown symbol (also when the server sends no configuration for a listed one).
+            InvalidRequest: not a symbol name. NotConnected: not logged in.
         """
         sym = self._require_symbol(name)
         if sym.full is None:
             await self._load_full([name])
             if sym.full is None:
-                raise InvalidRequest(f"the server has no configuration for {name!r}", retcode=Retcode.INVALID)
+                raise UnknownSymbol(name, message=f"the server has no configuration for {name!r}")
         return self._with_quote(sym, self._info(sym))
 
     async def groups(self) -> list[str]:
@@ -912,7 +914,8 @@ class MT5Client:
             A structured array of :data:`RATES_DTYPE`, oldest first, without duplicates.
 
         Raises:
-            InvalidRequest: unknown symbol or timeframe, naive datetime, ``end`` before ``start``, a count that
+            UnknownSymbol: unknown symbol.
+            InvalidRequest: unknown timeframe, naive datetime, ``end`` before ``start``, a count that
                 is not a positive integer, or neither ``start`` nor ``count``.
         """
         return await self._download_bars(RatesSink, symbol, timeframe, start, end, count)
@@ -1016,8 +1019,9 @@ class MT5Client:
         Close it with ``await stream.aclose()`` (or use it as an async context manager) to unsubscribe.
 
         Raises:
-            InvalidRequest: not a name or a list of names, or an unknown symbol (at once when the symbol list
-                is loaded, else when iteration starts).
+            InvalidRequest: not a name or a list of names.
+            UnknownSymbol: an unknown symbol (at once when the symbol list is loaded, else when iteration
+                starts).
         """
         if isinstance(symbols, str):
             names = [symbols]
@@ -1033,8 +1037,9 @@ class MT5Client:
 
     def _check_known(self, name: object) -> None:
         # Streams subscribe lazily; a name that can already be seen to be wrong fails at the call.
-        if check_symbol_name(name) not in self._symbols and self._symbols:
-            raise InvalidRequest(f"unknown symbol {name!r}", retcode=Retcode.INVALID)
+        symbol = check_symbol_name(name)
+        if symbol not in self._symbols and self._symbols:
+            raise UnknownSymbol(symbol)
 
     def _require_open(self) -> None:
         # A stream started after the client closed would wait forever: nothing feeds or ends it.
@@ -1101,7 +1106,8 @@ class MT5Client:
         """The current quote of ``symbol``; subscribes it (internally) and waits for a first tick if needed.
 
         Raises:
-            InvalidRequest: unknown symbol, negative timeout. RequestTimeout: no tick arrived in time.
+            UnknownSymbol: unknown symbol. InvalidRequest: negative timeout. RequestTimeout: no tick arrived in
+                time.
         """
         sym = self._require_symbol(symbol)
         if timeout is not None:
@@ -1229,7 +1235,7 @@ class MT5Client:
         """An async iterator of :class:`BookUpdate` for one symbol; subscribes on first iteration.
 
         Raises:
-            InvalidRequest: unknown symbol (at once when the symbol list is loaded, else when iteration starts).
+            UnknownSymbol: unknown symbol (at once when the symbol list is loaded, else when iteration starts).
         """
         self._check_known(symbol)
         return BookStream(self, symbol, self.stream_maxlen)
@@ -1395,10 +1401,14 @@ class MT5Client:
 
         Raises:
             TradeRejected: refused locally or by the server (``retcode``; ``result`` holds the TradeResult).
-            InvalidRequest: malformed request (unknown symbol or action, a field of the wrong type).
+            UnknownSymbol: the request names a symbol the server does not have (checked before the values).
+            InvalidRequest: malformed request (unknown action, a field of the wrong type).
             ConnectionLost: the connection dropped; ``outcome_unknown`` tells whether it may have executed.
             RequestTimeout: no final result in time and none found in the mirror.
         """
+        named = getattr(request, "symbol", None)
+        if isinstance(named, str) and named and named not in self._symbols:
+            self._require_symbol(named)  # first: an unknown symbol is the error, whatever else is wrong
         check_trade_request(request)
         name = request.symbol or self._symbol_of(request)
         sym = self._symbols.get(name) or self._require_symbol(name)
@@ -1710,7 +1720,8 @@ class MT5Client:
         Cross rates come from the current ticks; missing ones are subscribed in the background.
 
         Raises:
-            InvalidRequest: unknown symbol, configuration or conversion quotes not available yet.
+            UnknownSymbol: unknown symbol.
+            InvalidRequest: configuration or conversion quotes not available yet.
         """
         order_type, volume, price = _calc_args(order_type, volume, price)
         info, currency, leverage = self._calc_inputs(symbol)
@@ -1722,7 +1733,8 @@ class MT5Client:
         """The profit of a deal in the account currency, computed locally by calculation mode.
 
         Raises:
-            InvalidRequest: unknown symbol, configuration or conversion quotes not available yet.
+            UnknownSymbol: unknown symbol.
+            InvalidRequest: configuration or conversion quotes not available yet.
         """
         order_type, volume, price_open = _calc_args(order_type, volume, price_open)
         price_close = check_number(price_close, "price_close", positive=True, retcode=Retcode.INVALID_PRICE)

@@ -30,13 +30,16 @@ import pandas as pd
 from pymt5_core._timeframes import RATES_DTYPE, Timeframe, aggregate, parse_timeframe
 from pymt5_core._validate import check_credentials, check_login, check_url
 from pymt5_core.cache import BarCache, CachedBars
-from pymt5_core.errors import InvalidRequest
+from pymt5_core.errors import InvalidRequest, UnknownSymbol
 
 if TYPE_CHECKING:
     from pymt5_core.client import MT5Client
     from pymt5_core.sync import MT5ClientSync
 
-__all__ = ["CHUNK_BARS", "Fetch", "bars_to_frame", "download", "download_async", "to_unix"]
+__all__ = [
+    "CHUNK_BARS", "Fetch", "bars_to_frame", "download", "download_async", "require_symbols", "require_symbols_async",
+    "to_unix",
+]
 
 #: Bars asked for in one request; a long range is split into chunks of this many nominal bars.
 CHUNK_BARS = 20_000
@@ -278,12 +281,29 @@ def _credentials(url: str | None, login: int | str | None, password: str | None)
     return check_url(url), check_login(login), check_credentials(password)[0]
 
 
-def _require_known(job: _Job, known: Iterable[Any]) -> None:
-    """Refuse unknown symbols before the first bar request (when the client can list its symbols)."""
-    names = {s.name for s in known}
-    unknown = [s for s in job.symbols if s not in names]
+def require_symbols(client: Any, symbols: Iterable[str]) -> None:
+    """Refuse, before anything is downloaded, the ``symbols`` a blocking client does not list.
+
+    A client without ``symbols()`` (a stand-in that only serves bars) is not asked.
+
+    Raises:
+        UnknownSymbol: naming every unknown one.
+    """
+    if hasattr(client, "symbols"):
+        _refuse_unlisted(symbols, client.symbols())
+
+
+async def require_symbols_async(client: Any, symbols: Iterable[str]) -> None:
+    """The coroutine form of :func:`require_symbols`, for an async client."""
+    if hasattr(client, "symbols"):
+        _refuse_unlisted(symbols, await client.symbols())
+
+
+def _refuse_unlisted(symbols: Iterable[str], listed: Iterable[Any]) -> None:
+    names = {s.name for s in listed}
+    unknown = [str(s) for s in symbols if s not in names]
     if unknown:
-        raise InvalidRequest(f"unknown symbol{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
+        raise UnknownSymbol(*unknown)
 
 
 def _now(client: object) -> int:
@@ -297,8 +317,8 @@ def _now(client: object) -> int:
 
 
 def _run_sync(job: _Job, client: Any, cache: BarCache | None, progress: bool | None) -> pd.DataFrame:
-    if hasattr(client, "symbols"):
-        _require_known(job, client.symbols())
+    if len(job.symbols) > 1:  # a lone symbol needs no listing: the client refuses its bar request before sending
+        require_symbols(client, job.symbols)
     bar = _progress_bar(job, progress)
     plan = _plan(job, cache, bar)
     try:
@@ -313,8 +333,8 @@ def _run_sync(job: _Job, client: Any, cache: BarCache | None, progress: bool | N
 
 
 async def _run_async(job: _Job, client: Any, cache: BarCache | None, progress: bool | None) -> pd.DataFrame:
-    if hasattr(client, "symbols"):
-        _require_known(job, await client.symbols())
+    if len(job.symbols) > 1:  # as in _run_sync
+        await require_symbols_async(client, job.symbols)
     bar = _progress_bar(job, progress)
     plan = _plan(job, cache, bar)
     try:
@@ -365,8 +385,8 @@ def download(
 
     Raises:
         InvalidRequest: before anything is sent, for a naive datetime, ``end`` before ``start``, an unknown
-            timeframe, no symbol, or missing or malformed credentials; after logging in but before any bar
-            request, for an unknown symbol.
+            timeframe, no symbol, or missing or malformed credentials.
+        UnknownSymbol: after logging in but before any bar request is sent, for an unknown symbol.
     """
     if client is not None and _is_async(client):
         raise InvalidRequest("client is an async MT5Client: use `await download_async(..., client=client)`")

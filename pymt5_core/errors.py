@@ -6,7 +6,8 @@ Every exception derives from :class:`MT5Error`. The tree says whose fault an err
     ├── ProtocolError            the peer sent bytes that break the protocol (or they were corrupted)
     ├── EncodeError              a value cannot be written into its wire field; nothing was sent
     ├── RequestError             the caller asked for something invalid; nothing was sent
-    │   ├── InvalidRequest       bad argument (type, range, unknown symbol, naive datetime, ...)
+    │   ├── InvalidRequest       bad argument (type, range, naive datetime, ...)
+    │   │   └── UnknownSymbol    the server has no symbol of that name
     │   └── TradeRejected        a trade request failed local checks or the server's (has ``retcode``)
     ├── ServerError              the server answered a request with a non-zero frame code (``code``)
     │   ├── AuthError            login refused: invalid account or password (code 3)
@@ -45,6 +46,7 @@ __all__ = [
     "TOTPNotEnabled",
     "TradeRejected",
     "TradeServerUnavailable",
+    "UnknownSymbol",
     "server_error_for_code",
 ]
 
@@ -75,6 +77,34 @@ class InvalidRequest(RequestError, ValueError):
     def __init__(self, message: str, retcode: int | None = None) -> None:
         super().__init__(message)
         self.retcode = retcode
+
+
+#: Retcode.INVALID (10013), the code the trade checks give an unknown symbol. A literal: importing
+#: pymt5_core.wire.enums here would import the wire package, whose modules import this one.
+_RETCODE_INVALID = 10013
+
+
+class UnknownSymbol(InvalidRequest):
+    """The server has no symbol of this name.
+
+    Raised wherever a symbol is looked up (symbol configuration, quotes, bars, streams, trade requests,
+    margin, downloads), before any request for it is sent; ``MT5Client.symbol`` raises it too when the
+    server answers the configuration request without the symbol. The ``mt5`` module reports it as
+    ``RES_E_NOT_FOUND``.
+
+    Attributes:
+        symbol: the unknown name (the first one when a call named several).
+        symbols: every unknown name the call named.
+        retcode: 10013 (invalid request), the trade return code of a request naming an unknown symbol.
+    """
+
+    def __init__(self, symbol: str, *others: str, message: str = "") -> None:
+        self.symbol = symbol
+        self.symbols = (symbol, *others)
+        if not message:
+            names = ", ".join(repr(name) for name in self.symbols)
+            message = f"unknown symbol{'s' if others else ''} {names}"
+        super().__init__(message, retcode=_RETCODE_INVALID)
 
 
 class TradeRejected(RequestError):

@@ -43,6 +43,7 @@ from pymt5_core.errors import (
     MT5Error,
     RequestTimeout,
     TradeRejected,
+    UnknownSymbol,
 )
 
 if TYPE_CHECKING:
@@ -365,6 +366,8 @@ def _classify(exc: BaseException) -> tuple[int, str]:
         return _c.RES_E_INTERNAL_FAIL_TIMEOUT, str(exc)
     if isinstance(exc, ConnectionError_ | OSError):
         return _c.RES_E_INTERNAL_FAIL_CONNECT, str(exc)
+    if isinstance(exc, UnknownSymbol):
+        return _c.RES_E_NOT_FOUND, str(exc)
     if isinstance(exc, InvalidRequest | ValueError | TypeError):
         return _c.RES_E_INVALID_PARAMS, str(exc)
     if isinstance(exc, MT5Error):
@@ -691,14 +694,11 @@ def symbols_get(group: str | None = None) -> tuple[Any, ...]:
 
 
 def _symbol(name: Any) -> Any:
+    """The symbol's full configuration (one round trip to the client). The client refuses an unknown symbol
+    itself (UnknownSymbol, reported as RES_E_NOT_FOUND), so calls that reach it need no look-up first."""
     if not isinstance(name, str) or not name:
         raise _Failure(_c.RES_E_INVALID_PARAMS, "symbol must be a non-empty string")
-    try:
-        return _state.need().symbol(name)
-    except InvalidRequest as exc:
-        raise _Failure(_c.RES_E_NOT_FOUND, str(exc)) from None
-    except KeyError:
-        raise _Failure(_c.RES_E_NOT_FOUND, f"unknown symbol {name!r}") from None
+    return _state.need().symbol(name)
 
 
 @_api(None)
@@ -709,7 +709,10 @@ def symbol_info(symbol: str) -> Any:
 
 def _select(symbol: str) -> None:
     client = _state.need()
-    _symbol(symbol)
+    with _state.lock:
+        if symbol in _state.selected:
+            return
+    _symbol(symbol)  # refuses an unknown symbol before any state changes; loads its configuration
     with _state.lock:
         if symbol in _state.selected:
             return
@@ -806,7 +809,6 @@ def market_book_release(symbol: str) -> bool:
 
 
 def _fetch(symbol: str, tf: Timeframe, start: int, end: int) -> npt.NDArray[Any]:
-    _symbol(symbol)
     lo = start - start % tf.seconds if not tf.served else start
     bars = np.asarray(_state.need().bars(symbol, tf.base, lo, end), dtype=RATES_DTYPE)
     if not tf.served:
@@ -817,8 +819,8 @@ def _fetch(symbol: str, tf: Timeframe, start: int, end: int) -> npt.NDArray[Any]
 
 def _latest(symbol: str, tf: Timeframe, end: int | None, count: int) -> npt.NDArray[Any]:
     """The ``count`` latest bars opening at or before ``end`` (None: now), looking further back as needed."""
-    _symbol(symbol)
     if count == 0:
+        _symbol(symbol)  # no bar request follows to refuse an unknown symbol
         return np.zeros(0, RATES_DTYPE)
     client = _state.need()
     # Counted back from the server's clock (it may differ from this machine's), as the terminal does.
@@ -860,12 +862,12 @@ def copy_rates_range(symbol: str, timeframe: int, date_from: Any, date_to: Any) 
 
 
 def _recorded(symbol: str, flags: int) -> npt.NDArray[Any]:
-    _symbol(symbol)
     with _state.lock:
-        if symbol not in _state.selected:
-            raise _Failure(_c.RES_E_NOT_FOUND, f"{symbol} is not selected: call symbol_select({symbol!r}, True) "
-                                               "first (ticks are recorded from the live stream)")
-        rows = list(_state.ticks.get(symbol, ()))
+        rows = list(_state.ticks.get(symbol, ())) if symbol in _state.selected else None
+    if rows is None:
+        _symbol(symbol)  # an unknown symbol is reported as such, a known one as not selected
+        raise _Failure(_c.RES_E_NOT_FOUND, f"{symbol} is not selected: call symbol_select({symbol!r}, True) "
+                                           "first (ticks are recorded from the live stream)")
     ticks = np.array(rows, dtype=TICKS_DTYPE) if rows else np.zeros(0, TICKS_DTYPE)
     if flags == _c.COPY_TICKS_INFO:
         ticks = ticks[(ticks["flags"] & (_c.TICK_FLAG_BID | _c.TICK_FLAG_ASK)) != 0]
@@ -1035,8 +1037,6 @@ def order_send(request: dict[str, Any]) -> OrderSendResult:
     retcode; None means the request could not be sent (see :func:`last_error`)."""
     req = _request_tuple(request)
     client = _state.need()
-    if req.symbol:
-        _symbol(req.symbol)
     try:
         result = client.order_send(_client_request(req, request))
     except TradeRejected as exc:

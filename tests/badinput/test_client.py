@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from pymt5_core.client import MT5Client
-from pymt5_core.errors import InvalidRequest, MT5Error, TradeRejected
+from pymt5_core.errors import InvalidRequest, MT5Error, TradeRejected, UnknownSymbol
 from pymt5_core.models import Tick, TradeRequest
 from pymt5_core.sync import MT5ClientSync
 from pymt5_core.wire.enums import Command, Retcode
@@ -54,13 +54,13 @@ CASES = [
     # symbols
     Case("symbol-not-a-str", lambda c, q: c.symbol(123), InvalidRequest, R.INVALID),
     Case("symbol-empty", lambda c, q: c.symbol(""), InvalidRequest, R.INVALID),
-    Case("symbol-unknown", lambda c, q: c.symbol(UNKNOWN), InvalidRequest, R.INVALID),
-    Case("server-time-unknown-symbol", lambda c, q: c.wait_server_time(UNKNOWN), InvalidRequest, R.INVALID),
-    Case("quote-unknown-symbol", lambda c, q: c.quote(UNKNOWN), InvalidRequest, R.INVALID),
+    Case("symbol-unknown", lambda c, q: c.symbol(UNKNOWN), UnknownSymbol, R.INVALID),
+    Case("server-time-unknown-symbol", lambda c, q: c.wait_server_time(UNKNOWN), UnknownSymbol, R.INVALID),
+    Case("quote-unknown-symbol", lambda c, q: c.quote(UNKNOWN), UnknownSymbol, R.INVALID),
     Case("quote-negative-timeout", lambda c, q: c.quote(SYMBOL, timeout=-1), InvalidRequest),
     Case("quote-timeout-not-a-number", lambda c, q: c.quote(SYMBOL, timeout="1"), InvalidRequest),
     # bars and history
-    Case("bars-unknown-symbol", lambda c, q: c.bars(UNKNOWN, "H1", count=5), InvalidRequest, R.INVALID),
+    Case("bars-unknown-symbol", lambda c, q: c.bars(UNKNOWN, "H1", count=5), UnknownSymbol, R.INVALID),
     Case("bars-unknown-timeframe", lambda c, q: c.bars(SYMBOL, "H7", count=5), InvalidRequest),
     Case("bars-empty-timeframe", lambda c, q: c.bars(SYMBOL, "", count=5), InvalidRequest),
     Case("bars-unknown-period-code", lambda c, q: c.bars(SYMBOL, 99, count=5), InvalidRequest),
@@ -84,9 +84,9 @@ CASES = [
     # streams and events
     Case("ticks-not-a-name", lambda c, q: c.ticks(123), InvalidRequest),
     Case("ticks-no-symbol", lambda c, q: c.ticks([]), InvalidRequest),
-    Case("ticks-unknown-symbol", lambda c, q: c.ticks(UNKNOWN), InvalidRequest, R.INVALID),
-    Case("ticks-one-unknown-symbol", lambda c, q: c.ticks([SYMBOL, UNKNOWN]), InvalidRequest, R.INVALID),
-    Case("book-unknown-symbol", lambda c, q: c.book(UNKNOWN), InvalidRequest, R.INVALID),
+    Case("ticks-unknown-symbol", lambda c, q: c.ticks(UNKNOWN), UnknownSymbol, R.INVALID),
+    Case("ticks-one-unknown-symbol", lambda c, q: c.ticks([SYMBOL, UNKNOWN]), UnknownSymbol, R.INVALID),
+    Case("book-unknown-symbol", lambda c, q: c.book(UNKNOWN), UnknownSymbol, R.INVALID),
     Case("book-not-a-name", lambda c, q: c.book(5), InvalidRequest, R.INVALID),
     Case("on-not-callable", lambda c, q: c.on(Tick, 5), InvalidRequest),
     Case("on-not-an-event-type", lambda c, q: c.on(int, print), InvalidRequest),
@@ -97,7 +97,8 @@ CASES = [
          R.INVALID),
     Case("order-send-unknown-type", lambda c, q: c.order_send(TradeRequest(1, SYMBOL, 0.1, type=42)),
          InvalidRequest, R.INVALID_ORDER),
-    Case("buy-unknown-symbol", lambda c, q: c.buy(UNKNOWN, 0.1), InvalidRequest, R.INVALID),
+    Case("buy-unknown-symbol", lambda c, q: c.buy(UNKNOWN, 0.1), UnknownSymbol, R.INVALID),
+    Case("buy-unknown-symbol-zero-volume", lambda c, q: c.buy(UNKNOWN, 0.0), UnknownSymbol, R.INVALID),
     Case("buy-symbol-not-a-str", lambda c, q: c.buy(5, 0.1), InvalidRequest, R.INVALID),
     Case("buy-volume-a-str", lambda c, q: c.buy(SYMBOL, "0.1"), InvalidRequest, R.INVALID_VOLUME),
     Case("buy-volume-a-bool", lambda c, q: c.buy(SYMBOL, True), InvalidRequest, R.INVALID_VOLUME),
@@ -154,7 +155,7 @@ CASES = [
     Case("close-unknown-ticket", lambda c, q: c.close(987654), TradeRejected, R.INVALID),
     Case("close-by-ticket-a-str", lambda c, q: c.close_by("a", 1), InvalidRequest, R.INVALID),
     # margin and profit
-    Case("margin-unknown-symbol", lambda c, q: c.order_calc_margin(0, UNKNOWN, 0.1, 1.1), InvalidRequest,
+    Case("margin-unknown-symbol", lambda c, q: c.order_calc_margin(0, UNKNOWN, 0.1, 1.1), UnknownSymbol,
          R.INVALID),
     Case("margin-negative-volume", lambda c, q: c.order_calc_margin(0, SYMBOL, -1, 1.1), InvalidRequest,
          R.INVALID_VOLUME),

@@ -92,6 +92,7 @@ CASES: list[tuple[str, str, tuple[Any, ...], Any, int]] = [
     ("send-volume-a-word", "order_send", (_buy(volume="abc"),), None, INVALID),
     ("send-symbol-not-a-str", "order_send", (_buy(symbol=5),), None, INVALID),
     ("send-unknown-symbol", "order_send", (_buy(symbol=UNKNOWN),), None, NOT_FOUND),
+    ("send-unknown-symbol-zero-volume", "order_send", (_buy(symbol=UNKNOWN, volume=0.0),), None, NOT_FOUND),
     ("send-expiration-a-word", "order_send", (_buy(expiration="never"),), None, INVALID),
 ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ pytest.importorskip("pymt5_core.sync")
 
 import pymt5_core.mt5 as mt5
 from pymt5_core._timeframes import RATES_DTYPE, TICKS_DTYPE
+from pymt5_core.sync import LoopThread
 
 NOW_MS = 1_710_331_200_000  # Wednesday 2024-03-13 12:00 UTC
 
@@ -133,3 +134,31 @@ def test_rejected_order_returns_a_result_with_the_retcode(connected: None) -> No
                              "type": mt5.ORDER_TYPE_BUY})
     assert result is not None and result.retcode != mt5.TRADE_RETCODE_DONE
     assert np.isfinite(result.price)
+
+
+def test_each_call_is_one_round_trip_to_the_client(connected: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client refuses an unknown symbol itself (``UnknownSymbol``, reported as ``RES_E_NOT_FOUND``), so
+    the module makes no look-up of its own before the call that does the work."""
+    assert mt5.symbol_select("EURUSD", True) and mt5.symbol_info_tick("EURUSD") is not None
+    trips: list[str] = []
+    run = LoopThread.run
+
+    def counted(self: LoopThread, coro: Any) -> Any:
+        trips.append(coro.__qualname__.rpartition(".")[2])  # the client method the coroutine runs
+        return run(self, coro)
+
+    def call(function: Any, *args: Any) -> tuple[Any, list[str]]:
+        trips.clear()
+        return function(*args), list(trips)
+
+    monkeypatch.setattr(LoopThread, "run", counted)
+    buy = {"action": mt5.TRADE_ACTION_DEAL, "symbol": "NOSUCH", "volume": 0.1, "type": mt5.ORDER_TYPE_BUY}
+    assert call(mt5.order_send, buy) == (None, ["order_send"])
+    assert mt5.last_error()[0] == mt5.RES_E_NOT_FOUND
+    result, sent = call(mt5.order_send, {**buy, "symbol": "EURUSD", "volume": 0.0})
+    assert result.retcode == mt5.TRADE_RETCODE_INVALID_VOLUME and sent == ["order_send"]
+    tick, sent = call(mt5.symbol_info_tick, "EURUSD")
+    assert tick is not None and sent == ["quote"]
+    now = datetime.fromtimestamp(NOW_MS / 1000, UTC)
+    rates, sent = call(mt5.copy_rates_range, "EURUSD", mt5.TIMEFRAME_H1, now - timedelta(days=1), now)
+    assert len(rates) and sent == ["bars"]

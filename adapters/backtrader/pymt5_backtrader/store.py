@@ -366,7 +366,7 @@ class MT5Store:
         """Return the client's ``SymbolInfo`` for ``name`` (cached; blocking on first use).
 
         Raises:
-            pymt5_core.errors.InvalidRequest: unknown symbol.
+            pymt5_core.errors.UnknownSymbol: unknown symbol.
         """
         info = self._symbols.get(name)
         if info is None:

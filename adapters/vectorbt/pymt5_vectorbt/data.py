@@ -20,6 +20,7 @@ from vectorbt.utils.datetime_ import get_utc_tz, to_tzaware_datetime
 from pymt5_core._validate import check_login, check_url
 from pymt5_core.download import download as core_download
 from pymt5_core.download import download_async as core_download_async
+from pymt5_core.download import require_symbols, require_symbols_async
 from pymt5_core.errors import InvalidRequest
 from pymt5_vectorbt._compat import quiet_infer_freq, without_freq
 from pymt5_vectorbt.parsing import parse_timeframe, rates_to_vbt_frame, timeframe_to_timedelta
@@ -99,8 +100,7 @@ class MT5Data(vbt.Data):
             _check_args(cls.select_symbol_kwargs(symbol, kwargs))
         data = {}
         with _session(client, connection) as session, _progress(symbols, show_progress, tqdm_kwargs) as bar:
-            if hasattr(session, "symbols"):
-                _require_known(symbols, session.symbols())
+            require_symbols(session, symbols)
             for symbol in bar:
                 bar.set_description(str(symbol))
                 data[symbol] = cls.download_symbol(
@@ -133,8 +133,7 @@ class MT5Data(vbt.Data):
         for symbol in symbols:
             _check_args(cls.select_symbol_kwargs(symbol, kwargs))
         data = {}
-        if hasattr(client, "symbols"):
-            _require_known(symbols, await client.symbols())
+        await require_symbols_async(client, symbols)
         with _progress(symbols, show_progress, tqdm_kwargs) as bar:
             for symbol in bar:
                 bar.set_description(str(symbol))
@@ -301,22 +300,14 @@ class MT5Data(vbt.Data):
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def _symbol_list(symbols: Hashable | Sequence[Hashable]) -> list[Hashable]:
+def _symbol_list(symbols: Hashable | Sequence[Hashable]) -> list[str]:
     names = [symbols] if checks.is_hashable(symbols) else symbols if checks.is_sequence(symbols) else None
     if not names or not all(isinstance(s, str) and s.strip() for s in names):  # type: ignore[union-attr]
         raise InvalidRequest(f"symbols must be a symbol name or a list of names, not {symbols!r}")
     return list(names)  # type: ignore[arg-type]
 
 
-def _require_known(symbols: list[Hashable], known: Any) -> None:
-    """Refuse unknown symbols before the first one is downloaded."""
-    names = {s.name for s in known}
-    unknown = [str(s) for s in symbols if s not in names]
-    if unknown:
-        raise InvalidRequest(f"unknown symbol{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-
-
-def _progress(symbols: list[Hashable], show: bool, tqdm_kwargs: dict[str, Any] | None) -> Any:
+def _progress(symbols: Sequence[Hashable], show: bool, tqdm_kwargs: dict[str, Any] | None) -> Any:
     return tqdm(symbols, disable=not show, unit="symbol", **(tqdm_kwargs or {}))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -11,7 +12,7 @@ import vectorbt as vbt
 from pymt5_vectorbt import COLUMNS, MT5Data
 from pymt5_vectorbt import data as data_module
 
-from pymt5_core.errors import InvalidRequest
+from pymt5_core.errors import InvalidRequest, UnknownSymbol
 
 
 def _download(client: Any, symbols: Any = ("EURUSD", "GBPUSD"), **kwargs: Any) -> MT5Data:
@@ -100,6 +101,22 @@ def test_download_opens_one_session_for_all_symbols_and_closes_it(fake_client: A
     updated = data.update()  # reconnects with the stored credentials
     assert len(sessions) == 2 and fake_client.logins[-1] == (123, "pw") and fake_client.closed
     assert updated.get("Close").index.is_unique
+
+
+def test_download_lists_the_symbols_once_and_refuses_unknown_ones_before_any_bars(fake_client: Any) -> None:
+    listings: list[str] = []
+
+    def symbols() -> list[Any]:
+        listings.append("symbols")
+        return [SimpleNamespace(name=name) for name in ("EURUSD", "GBPUSD", "BTCUSD")]
+
+    fake_client.symbols = symbols
+    _download(fake_client, ["EURUSD", "GBPUSD", "BTCUSD"])
+    assert listings == ["symbols"]  # once for the download, not again for each symbol
+    fake_client.calls.clear()
+    with pytest.raises(UnknownSymbol) as info:
+        _download(fake_client, ["EURUSD", "NOPE.X", "NADA.Y"])
+    assert info.value.symbols == ("NOPE.X", "NADA.Y") and fake_client.calls == []
 
 
 def test_credentials_come_from_vbt_settings(fake_client: Any, monkeypatch: Any) -> None:
