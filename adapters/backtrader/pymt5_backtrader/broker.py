@@ -84,6 +84,7 @@ class _Tracked:
     parts_in_flight: int = 0
     cancel_requested: bool = False
     outcome_unknown: bool = False
+    unknown_since: int = 0  # the last server-state fetch started before the outcome became unknown
     final_status: int | None = None  # a final MT5 state waiting for its deals
     final_volume: float = 0.0
     sl: float = 0.0
@@ -171,6 +172,7 @@ class MT5Broker(bt.broker.BrokerBase):
         self._datas: dict[str, Any] = {}
         self._comminfos: dict[str, MT5CommInfo] = {}
         self._retry: list[tuple[_Tracked, Any]] = []
+        self._fetches = 0
         self._start_ms = 0
         self.startingcash = self.startingvalue = 0.0
 
@@ -345,7 +347,11 @@ class MT5Broker(bt.broker.BrokerBase):
         return order
 
     def cancel(self, order: Any) -> None:
-        """Ask MT5 to remove ``order``; it turns Canceled when the server confirms."""
+        """Ask MT5 to remove ``order``; it turns Canceled when the server confirms.
+
+        An order whose request was lost with the connection stays alive until the server's state after
+        the reconnect tells what became of it (see :meth:`_settle_unknown`).
+        """
         tracked = self._orders.get(order.ref)
         if tracked is None or tracked.order.status not in _ALIVE:
             return
@@ -353,7 +359,7 @@ class MT5Broker(bt.broker.BrokerBase):
         if parent is not None:  # a native bracket child: drop its level from the order/position
             self._detach_child(parent, tracked)
             return
-        if not tracked.tickets and not tracked.parts_in_flight:  # never sent (held or waiting for a parent)
+        if not (tracked.tickets or tracked.parts_in_flight or tracked.outcome_unknown):  # never sent
             self._finish(tracked, bt.Order.Canceled)
             return
         tracked.cancel_requested = True
@@ -500,6 +506,8 @@ class MT5Broker(bt.broker.BrokerBase):
                 self._on_position(item[1])
             elif kind == "reconnected":
                 self._reconcile()
+            elif kind == "reconciled":
+                self._settle_unknown(item[1])
         for position_id in [p for p in self._closed_brackets if p in self._exits_seen]:
             # the position was closed by something else than its SL/TP: drop the children
             self._closed_brackets.discard(position_id)
@@ -526,7 +534,10 @@ class MT5Broker(bt.broker.BrokerBase):
                 return
             if isinstance(result, ConnectionLost):  # outcome unknown: the reconcile settles it by comment
                 tracked.outcome_unknown = True
+                tracked.unknown_since = self._fetches
                 self.store.put_notification("order outcome unknown", str(result), ref=ref)
+                if self.store.connected:  # else the reconnect's reconcile fetches the server state
+                    self._fetch_server_state()
                 return
             retcode = getattr(result, "retcode", None) if isinstance(result, RequestError) else None
             self.store.put_notification("order rejected", str(result), ref=ref, retcode=retcode)
@@ -750,21 +761,55 @@ class MT5Broker(bt.broker.BrokerBase):
         for tracked, request in retry:
             tracked.parts_in_flight -= 1
             self._dispatch(tracked, request)
-        # a day of margin: server times may run ahead of or behind UTC; deals already seen are skipped
+        self._fetch_server_state()
+
+    def _fetch_server_state(self) -> None:
+        """Replay the server's deals, history orders and open orders, then ``("reconciled", fetch number)``.
+
+        The marker is queued only when the whole fetch succeeded. It settles the orders whose outcome was
+        already unknown when this fetch started: their request's link was gone by then, so the fetch shows
+        everything the request did.
+        """
+        self._fetches += 1
+        fetch_id = self._fetches
+        # a day of margin: the server's clock may be behind UTC; deals already seen are skipped
         start = _dt.datetime.fromtimestamp(self._start_ms / 1000 - 86400, _dt.UTC)
         broker_queue = self.store.broker_queue
 
         async def fetch() -> None:
             client = self.store.client
-            deals, orders = await client.history(start, _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=2))
+            deals, orders = await client.history(start, None)  # up to the server's now (SPEC 5.7)
             for deal in deals:
                 broker_queue.put(("deal", parsing.parse_deal(deal)))
             for order in orders:
                 broker_queue.put(("order", parsing.parse_order(order), True, True))
             for order in await client.orders():
                 broker_queue.put(("order", parsing.parse_order(order), False, False))
+            broker_queue.put(("reconciled", fetch_id))
 
         self.store.spawn(fetch(), self._log_failure)
+
+    def _settle_unknown(self, fetch_id: int) -> None:
+        """The server's state of fetch ``fetch_id`` is replayed: settle the orders whose outcome was unknown.
+
+        An order the replay found (by ticket or comment) is known again; a cancel asked meanwhile goes to
+        the server. An order it did not find never reached the server: a cancel asked meanwhile finishes
+        it; otherwise it stays Submitted (only a server answer rejects an order) and a later cancel
+        finishes it at once.
+        """
+        for tracked in list(self._orders.values()):
+            if not tracked.outcome_unknown or tracked.unknown_since >= fetch_id:
+                continue
+            tracked.outcome_unknown = False
+            if tracked.order.status not in _ALIVE:
+                continue
+            if tracked.tickets:
+                if tracked.cancel_requested:
+                    self._cancel_tickets(tracked)
+            elif not tracked.parts_in_flight:
+                self.store.put_notification("order not on the server", ref=tracked.order.ref)
+                if tracked.cancel_requested:
+                    self._finish(tracked, bt.Order.Canceled)
 
     # --- helpers --------------------------------------------------------------------------------------
 

@@ -75,11 +75,12 @@ def make_sim():
 class Scripted(bt.Strategy):
     """Records everything and calls ``script(strategy, live_bar_number)`` on each live bar.
 
-    Params: ``script`` (None), ``max_live`` (30 live bars, then stop), ``watch`` (None: data to script on).
+    Params: ``script`` (None), ``max_live`` (30 live bars, then stop), ``on_store`` (None: called as
+    ``on_store(strategy, msg)`` for each store notification, also while no bar arrives).
     The script sets ``self.finished = True`` to stop the run at the next bar.
     """
 
-    params = (("script", None), ("max_live", 30))
+    params = (("script", None), ("max_live", 30), ("on_store", None))
 
     def __init__(self) -> None:
         self.orders: list[tuple[int, str, float, float]] = []  # (ref, status, executed size, price)
@@ -96,6 +97,8 @@ class Scripted(bt.Strategy):
 
     def notify_store(self, msg: str, *args: Any, **kwargs: Any) -> None:
         self.store_msgs.append(msg)
+        if self.p.on_store is not None:
+            self.p.on_store(self, msg)
 
     def notify_order(self, order: Any) -> None:
         self.orders.append((order.ref, order.getstatusname(), order.executed.size, order.executed.price))
