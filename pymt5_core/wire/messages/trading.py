@@ -50,10 +50,12 @@ _U32 = struct.Struct("<I")
 # Where the embedded records start: they are decoded in place from the body.
 _PUSH19_ECHO, _PUSH19_RESULT = _PUSH19.offsets[1], _PUSH19.offsets[2]
 _PUSH19_ACTION_ID = _PUSH19_ECHO + _ECHO.offsets[_ECHO.index["action_id"]]
-_TU_HEAD = struct.Struct("<III")  # flag_mask, transaction_id, transaction_type of both push 10 kinds
 _TU_ORDER_AT = _TU_ORDER.offsets[3]
-_TU_DEAL_AT, _TU_POSITION_AT, _TU_MONEY_AT = _TU_DEAL.offsets[3], _TU_DEAL.offsets[4], _TU_DEAL.offsets[5]
-_TU_MONEY = struct.Struct("<5d")  # balance, credit, commission_daily, commission_monthly, acc_profit
+_TU_DEAL_AT, _TU_POSITION_AT = _TU_DEAL.offsets[3], _TU_DEAL.offsets[4]
+# The plain fields of the push 10 records, each read by one unpack (the embedded records are skipped).
+_read_order_head = _TU_ORDER.reader(("flag_mask", "transaction_id", "transaction_type"))
+_read_deal_head = _TU_DEAL.reader(("transaction_id", "transaction_type", "balance", "credit", "commission_daily",
+                                   "commission_monthly", "acc_profit"))
 _TWO_U32 = struct.Struct("<II")  # the counts of a deal-kind record's two trailing arrays when both are empty
 
 #: push 10 ``flag_mask`` of the deal/position kind.
@@ -336,7 +338,7 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
     if end < 4 or _U32.unpack_from(body)[0] != DEAL_KIND:
         size, previous, order = _TU_ORDER.size, None, (body, 0)
         for pos in range(0, end - size + 1, size):
-            mask, tid, ttype = _TU_HEAD.unpack_from(body, pos)
+            mask, tid, ttype = _read_order_head(body, pos)
             # A filled order comes as "delete from active" and "add to history" with the same record: both
             # updates point at the first (each still makes its own dict when read).
             record = body[pos + _TU_ORDER_AT:pos + size]
@@ -351,9 +353,8 @@ def read_trade_update(body: bytes | bytearray | memoryview) -> list[TradeUpdate]
     while pos < end:
         if pos + _TU_DEAL.size > end:
             raise ProtocolError("deal update record runs past the end of the body")
-        _, tid, ttype = _TU_HEAD.unpack_from(body, pos)
+        tid, ttype, balance, credit, com_daily, com_monthly, acc_profit = _read_deal_head(body, pos)
         deal, position = (body, pos + _TU_DEAL_AT), (body, pos + _TU_POSITION_AT)
-        balance, credit, com_daily, com_monthly, acc_profit = _TU_MONEY.unpack_from(body, pos + _TU_MONEY_AT)
         pos += _TU_DEAL.size
         deals: list[Record]
         positions: list[Record]
