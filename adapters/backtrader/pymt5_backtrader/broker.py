@@ -349,8 +349,8 @@ class MT5Broker(bt.broker.BrokerBase):
     def cancel(self, order: Any) -> None:
         """Ask MT5 to remove ``order``; it turns Canceled when the server confirms.
 
-        An order whose request was lost with the connection stays alive until the server's state after
-        the reconnect tells what became of it (see :meth:`_settle_unknown`).
+        An order whose request got no answer (connection lost, or no result in time) stays alive until the
+        server's state tells what became of it (see :meth:`_settle_unknown`).
         """
         tracked = self._orders.get(order.ref)
         if tracked is None or tracked.order.status not in _ALIVE:
@@ -522,7 +522,7 @@ class MT5Broker(bt.broker.BrokerBase):
             self._orphans.clear()
 
     def _on_result(self, ref: int, request: Any, result: Any) -> None:
-        from pymt5_core.errors import ConnectionLost, NotConnected, RequestError
+        from pymt5_core.errors import ConnectionLost, NotConnected, RequestError, RequestTimeout
 
         tracked = self._orders[ref]
         tracked.parts_in_flight -= 1
@@ -532,7 +532,9 @@ class MT5Broker(bt.broker.BrokerBase):
                 self._retry.append((tracked, request))
                 tracked.parts_in_flight += 1
                 return
-            if isinstance(result, ConnectionLost):  # outcome unknown: the reconcile settles it by comment
+            # sent but never answered (link lost, or no result in time): the server may have executed it, or
+            # still will; its late deals fill the order (matched by comment), the server-state fetch settles it
+            if isinstance(result, (ConnectionLost, RequestTimeout)):
                 tracked.outcome_unknown = True
                 tracked.unknown_since = self._fetches
                 self.store.put_notification("order outcome unknown", str(result), ref=ref)

@@ -106,3 +106,42 @@ def test_an_order_that_never_reached_the_server_stays_submitted_and_cancels_at_o
     assert strat.statuses_of(strat.state["order"].ref) == ["Submitted", "Canceled"]
     assert strat.store_msgs.index("order outcome unknown") < strat.store_msgs.index("order not on the server")
     assert _engine_state(sim, account.login) == ([], [], [], [])
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["result-withheld", "result-late"])
+def test_a_trade_result_that_times_out_is_an_unknown_outcome_not_a_rejection(make_sim, run, late):
+    # The simulator executes the market order but holds its answer, push 19 and deal pushes back past the
+    # client's timeout, so order_send raises RequestTimeout. Withheld: they never come; the broker's
+    # server-state fetch finds the deal. Late: they come after the timeout while every history request
+    # times out, so only the late deal push can fill the order.
+    sim = make_sim()
+    account = sim.sim.demo_account
+    faults = sim.sim.faults
+    store = MT5Store(url=sim.sim.url, login=account.login, password=account.password, timeout=1.0)
+
+    def script(s, n):
+        if n == 2:
+            def arm():
+                faults.delay(12, 3.0 if late else 600.0, times=1)
+                if late:
+                    faults.delay(5, 600.0)
+
+            sim.on_loop(arm)
+            s.state["order"] = s.buy(size=0.1)
+        elif "order" in s.state and s.last_status(s.state["order"].ref) in FINAL:
+            s.finished = True
+
+    def on_store(s, msg):
+        if msg == "order outcome unknown":
+            s.state["status when unknown"] = s.state["order"].getstatusname()
+
+    cerebro, strat = run(store, {"script": script, "on_store": on_store, "max_live": 80})
+    order = strat.state["order"]
+    assert strat.statuses_of(order.ref) == ["Submitted", "Accepted", "Completed"]
+    assert strat.state["status when unknown"] == "Submitted"
+    assert "order rejected" not in strat.store_msgs and "external deal" not in strat.store_msgs
+    assert ("request failed" in strat.store_msgs) == late  # late: the fetch timed out, the push filled it
+    deals, _, orders, positions = _engine_state(sim, account.login)
+    assert len(deals) == 1 and orders == [] and [p.volume for p in positions] == [pytest.approx(0.1)]
+    assert order.executed.size == pytest.approx(0.1) and order.executed.price == pytest.approx(deals[0].price)
+    assert cerebro.getbroker().getposition(cerebro.datas[0]).size == pytest.approx(0.1)
