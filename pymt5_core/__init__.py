@@ -51,7 +51,7 @@ from pymt5_core.models import (
 )
 from pymt5_core.pool import ClientPool
 from pymt5_core.sync import MT5ClientSync, connect
-from pymt5_core.wire.enums import OrderFilling, OrderTime, OrderType, Period, Retcode
+from pymt5_core.wire.enums import OrderFilling, OrderState, OrderTime, OrderType, Period, Retcode
 
 __version__ = "0.1.0"
 
@@ -78,6 +78,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderFilling",
+    "OrderState",
     "OrderTime",
     "OrderType",
     "Period",

@@ -892,9 +892,7 @@ class MT5Client:
             raise InvalidRequest(f"end ({to_s}) is before start ({from_s})")
         frame = await self.session.request(Command.HISTORY, build_history_request(from_s, to_s))
         deals_arr, orders_arr = read_history(frame.body)
-        deals, orders = records(deals_arr), records(orders_arr)
-        self.mirror.add_history(deals, orders)
-        return [Deal.from_wire(d) for d in deals], [Order.from_wire(o) for o in orders]
+        return self.mirror.add_history(records(deals_arr), records(orders_arr))
 
     # --- bars -----------------------------------------------------------------------------------
 
@@ -936,17 +934,16 @@ class MT5Client:
             check_int(count, "count", minimum=1)
         if start_s is not None and end_s is not None and end_s < start_s:
             raise InvalidRequest(f"end ({end_s}) is before start ({start_s})")
-        now_s = (await self.wait_server_time(symbol) // 1000 if end_s is None else end_s) + period.seconds
         if end_s is None:
-            end_s = now_s
+            end_s = await self.wait_server_time(symbol) // 1000 + period.seconds
         if count is None:
             if start_s is None:
                 raise InvalidRequest("give start (and optionally end) or count")
             sink = sink_type(max_bars(period, start_s, end_s), backward=False)
             await self._bars_forward(sink, symbol, period, start_s, end_s, None)
         elif start_s is not None and end is None:
-            sink = sink_type(min(count, max_bars(period, start_s, now_s)), backward=False)
-            await self._bars_forward(sink, symbol, period, start_s, now_s, count)
+            sink = sink_type(min(count, max_bars(period, start_s, end_s)), backward=False)
+            await self._bars_forward(sink, symbol, period, start_s, end_s, count)
         else:
             sink = sink_type(min(count, max_bars(period, start_s or 0, end_s)), backward=True)
             await self._bars_backward(sink, symbol, period, end_s, count, start_s)
@@ -1426,7 +1423,8 @@ class MT5Client:
         q = sym.live
         now_ms = self.server_time
         ctx = _new_context(account, _new_quote(q.bid, q.ask, q.last), self.mirror.positions, self.mirror.orders,
-                           (now_ms or 0) // 1000, self._link_up)
+                           (now_ms if now_ms is not None else time.time_ns() // 1_000_000) // 1000,
+                           self._link_up)  # no quote yet: this machine's clock
         try:
             fields = build_trade_fields(request, self._info(sym), ctx)
         except TradeRejected as exc:

@@ -234,12 +234,16 @@ class StateMirror:
                 self._emit_transaction(_T.ORDER_UPDATE if previous else _T.ORDER_ADD, order=order)
                 self._lifecycle(order, previous, history=False)
 
-    def add_history(self, deals: Iterable[Mapping[str, Any]], orders: Iterable[Mapping[str, Any]]) -> None:
-        """Merge a history answer (command 5) into the deals and history orders, without events."""
-        for deal in map(Deal.from_wire, deals):
+    def add_history(self, deals: Iterable[Mapping[str, Any]], orders: Iterable[Mapping[str, Any]]
+                    ) -> tuple[list[Deal], list[Order]]:
+        """Merge a history answer (command 5) into the deals and history orders, without events; return the
+        answer's deals and orders as models."""
+        answer = list(map(Deal.from_wire, deals)), list(map(Order.from_wire, orders))
+        for deal in answer[0]:
             self._deals.setdefault(deal.ticket, deal)
-        for order in map(Order.from_wire, orders):
+        for order in answer[1]:
             self._history_orders.setdefault(order.ticket, order)
+        return answer
 
     # --- pushes ---------------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ from pymt5_core.errors import (
 from pymt5_core.events import ConnectionState, SessionState
 from pymt5_core.transport import CloseHandler, LargeHandler, MessageHandler, open_websocket
 from pymt5_core.wire.enums import NO_TIMEOUT_COMMANDS, Command
-from pymt5_core.wire.frames import ClientConnection, IncomingMessage, ResponseFrame
+from pymt5_core.wire.frames import HEADER_SIZE, ClientConnection, IncomingMessage, ResponseFrame
 from pymt5_core.wire.messages import build_login_request, client_id, read_login_response
 
 __all__ = [
@@ -406,7 +406,7 @@ class Link:
         self._handle(frame)
 
     def _undecryptable(self, size: int, exc: ProtocolError) -> None:
-        if size <= 8:
+        if size <= HEADER_SIZE:
             return  # nothing after the header: ignored (SPEC §2.2)
         # The official client drops such a message (SPEC §2.3), but it may have been an answer (its caller
         # would wait out the timeout) or a push (the mirror would silently miss a change): end the link
@@ -977,7 +977,7 @@ class Session:
                 with contextlib.suppress(Exception):
                     await link.request(Command.LOGOUT, b"", min(self.timeout, 5.0))
             # Links the server closed earlier may still be finishing their closing handshake.
-            for each in [*self._links, *([link] if link is not None else [])]:
+            for each in list(self._links):
                 await each.close("closed by the client")
             self._links.clear()
             if self._state is not SessionState.CLOSED:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import ssl as ssl_module
 from collections.abc import Callable
 from typing import Protocol
@@ -56,7 +55,6 @@ _SCRATCH = 1 << 18  # the read buffer for headers and messages that arrive whole
 _KEEP_LARGE = 1 << 24  # a large-message buffer up to this size is kept for the next one (no fresh pages)
 _MAX_HANDSHAKE = 1 << 16
 _FIN_BINARY = 0x82  # FIN set, RSV bits clear, opcode 2
-_log = logging.getLogger("pymt5_core.transport")
 
 
 async def open_websocket(

@@ -18,8 +18,8 @@ from typing import Any
 
 import backtrader as bt
 
+from pymt5_core import OrderState, OrderTime, OrderType, Retcode
 from pymt5_core.errors import InvalidRequest
-from pymt5_core.wire.enums import OrderTime, OrderType, Retcode
 
 __all__ = [
     "DONE_RETCODES",
@@ -55,8 +55,6 @@ __all__ = [
 
 ORDER_TYPE_BUY, ORDER_TYPE_SELL = OrderType.BUY, OrderType.SELL
 ORDER_TIME_GTC, ORDER_TIME_DAY, ORDER_TIME_SPECIFIED = OrderTime.GTC, OrderTime.DAY, OrderTime.SPECIFIED
-RETCODE_PLACED, RETCODE_DONE, RETCODE_DONE_PARTIAL, RETCODE_NO_MONEY = (
-    Retcode.PLACED, Retcode.DONE, Retcode.DONE_PARTIAL, Retcode.NO_MONEY)
 RETCODE_INVALID_VOLUME = Retcode.INVALID_VOLUME
 #: Retcodes meaning "executed, at least partly".
 DONE_RETCODES = frozenset({Retcode.DONE, Retcode.DONE_PARTIAL, Retcode.DONE_PARTIAL_ALT})
@@ -82,11 +80,11 @@ PERIOD_SECONDS: dict[str, int] = {
 
 #: (Backtrader exectype, is_buy) -> MT5 order type. ``Close`` is sent as a market order.
 MAP_EXECTYPE: dict[tuple[int, bool], int] = {
-    (bt.Order.Market, True): 0, (bt.Order.Market, False): 1,
-    (bt.Order.Close, True): 0, (bt.Order.Close, False): 1,
-    (bt.Order.Limit, True): 2, (bt.Order.Limit, False): 3,
-    (bt.Order.Stop, True): 4, (bt.Order.Stop, False): 5,
-    (bt.Order.StopLimit, True): 6, (bt.Order.StopLimit, False): 7,
+    (bt.Order.Market, True): OrderType.BUY, (bt.Order.Market, False): OrderType.SELL,
+    (bt.Order.Close, True): OrderType.BUY, (bt.Order.Close, False): OrderType.SELL,
+    (bt.Order.Limit, True): OrderType.BUY_LIMIT, (bt.Order.Limit, False): OrderType.SELL_LIMIT,
+    (bt.Order.Stop, True): OrderType.BUY_STOP, (bt.Order.Stop, False): OrderType.SELL_STOP,
+    (bt.Order.StopLimit, True): OrderType.BUY_STOP_LIMIT, (bt.Order.StopLimit, False): OrderType.SELL_STOP_LIMIT,
 }
 
 #: Parent order types whose bracket children can ride on the MT5 request as its SL and TP.
@@ -96,27 +94,27 @@ EXECTYPE_NATIVE_BRACKET = frozenset(
 
 #: Final answer of a trade request -> Backtrader status. Codes not listed map to ``Rejected``.
 MAP_RETCODE_STATUS: dict[int, int] = {
-    10008: bt.Order.Accepted,  # placed
-    10009: bt.Order.Accepted,  # done: the fill itself comes from the deal
-    10010: bt.Order.Accepted,  # done partially
-    11001: bt.Order.Accepted,
-    10019: bt.Order.Margin,  # no money
-    10007: bt.Order.Canceled,  # canceled by trader
-    10012: bt.Order.Canceled,  # canceled by timeout
+    Retcode.PLACED: bt.Order.Accepted,
+    Retcode.DONE: bt.Order.Accepted,  # the fill itself comes from the deal
+    Retcode.DONE_PARTIAL: bt.Order.Accepted,
+    Retcode.DONE_PARTIAL_ALT: bt.Order.Accepted,
+    Retcode.NO_MONEY: bt.Order.Margin,
+    Retcode.CANCEL: bt.Order.Canceled,  # canceled by trader
+    Retcode.TIMEOUT: bt.Order.Canceled,  # canceled by timeout
 }
 
 #: MT5 order state -> Backtrader status.
 MAP_ORDER_STATE: dict[int, int] = {
-    0: bt.Order.Submitted,  # started
-    1: bt.Order.Accepted,  # placed
-    2: bt.Order.Canceled,
-    3: bt.Order.Partial,
-    4: bt.Order.Completed,  # filled
-    5: bt.Order.Rejected,
-    6: bt.Order.Expired,
-    7: bt.Order.Submitted,  # request add
-    8: bt.Order.Accepted,  # request modify
-    9: bt.Order.Accepted,  # request cancel: still alive until the server says so
+    OrderState.STARTED: bt.Order.Submitted,
+    OrderState.PLACED: bt.Order.Accepted,
+    OrderState.CANCELED: bt.Order.Canceled,
+    OrderState.PARTIAL: bt.Order.Partial,
+    OrderState.FILLED: bt.Order.Completed,
+    OrderState.REJECTED: bt.Order.Rejected,
+    OrderState.EXPIRED: bt.Order.Expired,
+    OrderState.REQUEST_ADD: bt.Order.Submitted,
+    OrderState.REQUEST_MODIFY: bt.Order.Accepted,
+    OrderState.REQUEST_CANCEL: bt.Order.Accepted,  # still alive until the server says so
 }
 
 
